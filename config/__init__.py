@@ -1,0 +1,107 @@
+"""Conveyor's settings: read once from the environment (and an optional `.env`), validated at start-up."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from environs import Env, EnvError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+QUEUES = ("default", "billing", "sales", "imports", "llm")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    db_pool_size: int
+    db_max_overflow: int
+    broker_url: str
+    secret_key: str
+    jwt_lifetime_seconds: int
+    job_max_attempts: int
+    job_lease_seconds: int
+    job_retry_backoff_seconds: float
+    job_retry_backoff_max_seconds: float
+    job_retention_days: int
+    outbox_redispatch_after_seconds: int
+    outbox_batch_size: int
+    max_request_bytes: int
+    max_wait_seconds: int
+    worker_concurrency: int
+    flower_basic_auth: str
+    log_level: str
+    log_json: bool
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _normalise_database_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if not url.startswith(("postgresql+psycopg://", "sqlite:///")):
+        raise EnvError("DATABASE_URL must be a postgresql://, postgresql+psycopg:// or sqlite:/// URL")
+    return url
+
+
+def _read(env: Env) -> Settings:
+    app_env = env.str("CONVEYOR_ENV", "development", validate=lambda v: v in ("development", "production", "test"))
+    database_url = _normalise_database_url(env.str("DATABASE_URL", DEFAULT_SQLITE_URL))
+    broker_url = env.str("BROKER_URL", "redis://127.0.0.1:6379/0")
+    if not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
+        raise EnvError("BROKER_URL must be a redis:// or amqp:// URL")
+    secret_key = env.str("SECRET_KEY", DEV_SECRET_KEY if app_env != "production" else None)
+    if app_env == "production" and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
+        raise EnvError("SECRET_KEY must be set to at least 32 characters outside development")
+    positive = lambda v: v > 0  # noqa: E731
+    return Settings(
+        env=app_env,
+        database_url=database_url,
+        db_pool_size=env.int("DB_POOL_SIZE", 10, validate=positive),
+        db_max_overflow=env.int("DB_MAX_OVERFLOW", 10, validate=lambda v: v >= 0),
+        broker_url=broker_url,
+        secret_key=secret_key,
+        jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 3600, validate=positive),
+        job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, validate=positive),
+        job_lease_seconds=env.int("JOB_LEASE_SECONDS", 30, validate=lambda v: v >= 2),
+        job_retry_backoff_seconds=env.float("JOB_RETRY_BACKOFF_SECONDS", 1.0, validate=lambda v: v >= 0),
+        job_retry_backoff_max_seconds=env.float("JOB_RETRY_BACKOFF_MAX_SECONDS", 300.0, validate=positive),
+        job_retention_days=env.int("JOB_RETENTION_DAYS", 30, validate=positive),
+        outbox_redispatch_after_seconds=env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", 60, validate=positive),
+        outbox_batch_size=env.int("OUTBOX_BATCH_SIZE", 500, validate=positive),
+        max_request_bytes=env.int("MAX_REQUEST_BYTES", 1_048_576, validate=positive),
+        max_wait_seconds=env.int("MAX_WAIT_SECONDS", 30, validate=lambda v: 0 <= v <= 30),
+        worker_concurrency=env.int("WORKER_CONCURRENCY", 2, validate=positive),
+        flower_basic_auth=env.str("FLOWER_BASIC_AUTH", "admin:admin" if app_env != "production" else None),
+        log_level=env.log_level("LOG_LEVEL", "INFO"),
+        log_json=env.bool("LOG_JSON", app_env != "development"),
+    )
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings from the environment and `.env` (which never overrides it)."""
+    env = Env(expand_vars=True)
+    env.read_env(str(ROOT / ".env"), recurse=False)
+    return _read(env)
+
+
+def load_settings_or_exit() -> Settings:
+    """For process start-up: a bad variable stops the process with a message naming it."""
+    try:
+        return load_settings()
+    except (EnvError, ValueError) as exc:
+        sys.stderr.write(f"conveyor: invalid configuration: {exc}\n")
+        raise SystemExit(2) from exc

@@ -1,0 +1,18 @@
+"""gunicorn settings, all from the environment: `gunicorn -c config/gunicorn.py 'web:create_app()'`."""
+
+import os
+
+from prometheus_client import multiprocess
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads let `Prefer: wait` hold a request without holding a whole process.
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = 60
+graceful_timeout = 30
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG")  # unset: no access log (the app logs requests' errors)
+
+
+def child_exit(_server, worker):
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,30 @@
+"""Users who call the API."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    manager = "manager"
+    seller = "seller"
+    customer = "customer"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", native_enum=False, length=16))
+    # Branches arrive with the sales family; until then a branch is only an id.
+    branch_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Marshmallow schemas, one module per domain: request validation, response shapes, the OpenAPI spec."""

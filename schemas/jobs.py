@@ -1,0 +1,54 @@
+"""Jobs: the one shape every family's job has, the list filters, and ping's request."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from models import JobStatus
+from schemas.common import PageArgsSchema, page_schema
+
+
+class ProgressSchema(Schema):
+    done = fields.Integer(attribute="progress_done")
+    total = fields.Integer(attribute="progress_total", allow_none=True)
+    message = fields.String(attribute="progress_message", allow_none=True)
+
+
+class JobSchema(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    status = fields.Enum(JobStatus, by_value=True)
+    queue = fields.String()
+    progress = fields.Function(lambda job: ProgressSchema().dump(job))
+    payload = fields.Dict()
+    result = fields.Dict(allow_none=True)
+    error = fields.Dict(allow_none=True, metadata={"description": '{"code", "message", "details"}'})
+    attempts = fields.Integer()
+    max_attempts = fields.Integer()
+    cancel_requested = fields.Boolean()
+    idempotency_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class JobEventSchema(Schema):
+    attempt = fields.Integer()
+    event = fields.String()
+    detail = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+JobPageSchema = page_schema(JobSchema, "JobPage")
+JobEventPageSchema = Schema.from_dict({"items": fields.List(fields.Nested(JobEventSchema))}, name="JobEvents")
+
+
+class JobListArgsSchema(PageArgsSchema):
+    kind = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.Enum(JobStatus, by_value=True, load_default=None)
+
+
+class PingSchema(Schema):
+    sleep_ms = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 60_000))
+    fail_times = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 20))
+    steps = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 1000))

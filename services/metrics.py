@@ -1,0 +1,36 @@
+"""Prometheus instruments shared by the web and worker processes (multiprocess mode).
+
+Each process writes its samples under PROMETHEUS_MULTIPROC_DIR; `/metrics` adds them up.
+The variable must be set before prometheus_client is imported, hence the set-up below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from config import ROOT
+
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+from prometheus_client import Counter, Histogram, multiprocess  # noqa: E402
+
+JOBS_SUBMITTED = Counter("conveyor_jobs_submitted_total", "Jobs accepted by the API", ["kind"])
+JOBS_FINISHED = Counter("conveyor_jobs_finished_total", "Jobs that reached a final status", ["kind", "status"])
+JOB_DURATION = Histogram("conveyor_job_duration_seconds", "Time a job's attempt ran until it finished",
+                         ["kind"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+
+
+def record_submitted(kind: str) -> None:
+    JOBS_SUBMITTED.labels(kind).inc()
+
+
+def record_finished(kind: str, status: str, seconds: float) -> None:
+    JOBS_FINISHED.labels(kind, status).inc()
+    JOB_DURATION.labels(kind).observe(seconds)
+
+
+def mark_process_dead(pid: int | None) -> None:
+    if pid is not None:
+        multiprocess.mark_process_dead(pid)

@@ -1,0 +1,3 @@
+"""Celery tasks, one module per job family; importing this package registers them all."""
+
+from tasks import maintenance, ping  # noqa: F401

@@ -1,0 +1,85 @@
+"""The Flask app factory: `flask --app web ...` and `gunicorn 'web:create_app()'`."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from config import Settings, load_settings_or_exit
+from config.logging import configure_logging, request_id_var
+from models.database import make_database
+from schemas.common import ErrorEnvelopeSchema
+from web.errors import error_response, register_error_handlers
+from web.runtime import DB_KEY, SETTINGS_KEY
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings_or_exit()
+    configure_logging(settings)
+    app = Flask("conveyor")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="Conveyor", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                              "bearerFormat": "JWT"}}},
+        },
+    )
+    app.extensions[SETTINGS_KEY] = settings
+    app.extensions[DB_KEY] = make_database(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
+
+    from worker.celery_app import celery_init_app
+
+    celery_init_app(app, settings)
+    _register_request_hooks(app)
+    _register_blueprints(app)
+    register_error_handlers(app)  # after Api(), whose own handler it replaces
+
+    from web.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+class ConveyorApi(Api):
+    """Documents our error envelope for every error response."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.blueprints import auth, health, jobs, metrics, users
+
+    api = ConveyorApi(app)
+    for blueprint in (auth.blp, users.blp, jobs.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    app.register_blueprint(metrics.blp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _tag_and_check_request():
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+        if request.method in BODY_METHODS and (request.content_length or 0) > 0 and not request.is_json:
+            return error_response(415, "unsupported_media_type", "send the body as application/json")
+        return None
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _untag_request(_exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)

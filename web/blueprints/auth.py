@@ -1,0 +1,58 @@
+"""/api/v1/auth: register, log in, who am I."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models import User
+from schemas.auth import LoginSchema, RegisteredSchema, RegisterSchema, TokenSchema, UserSchema
+from services import auth as auth_service
+from services.auth import AuthError
+from web.auth import current_principal, require_auth
+from web.runtime import get_db, get_settings
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users and access tokens")
+
+
+def token_for(user: User) -> dict:
+    settings = get_settings()
+    return {"access_token": auth_service.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds),
+            "token_type": "Bearer", "expires_in": settings.jwt_lifetime_seconds}
+
+
+@blp.route("/register")
+class Register(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, RegisteredSchema)
+    def post(self, data):
+        """Create a customer account; answers with the user and an access token."""
+        with get_db().Session.begin() as session:
+            user = auth_service.create_user(session, data["email"], data["password"])
+        return {"user": user, **token_for(user)}
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, data):
+        """Exchange email and password for an access token."""
+        with get_db().Session.begin() as session:
+            user = auth_service.authenticate(session, data["email"], data["password"])
+        return token_for(user)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @require_auth()
+    @blp.response(200, UserSchema)
+    def get(self):
+        """The user the token belongs to."""
+        with get_db().Session.begin() as session:
+            user = session.get(User, current_principal().user_id)
+        if user is None:
+            raise AuthError("the token's user no longer exists", code="invalid_token")
+        return user

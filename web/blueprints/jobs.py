@@ -1,0 +1,90 @@
+"""/api/v1/jobs: read, list and cancel jobs of every kind; submit the diagnostic `ping`."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.common import ErrorEnvelopeSchema
+from schemas.jobs import JobEventPageSchema, JobListArgsSchema, JobPageSchema, JobSchema, PingSchema
+from services import jobs as job_service
+from web.auth import current_principal, require_auth
+from web.runtime import get_db
+from web.submit import submit_job
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs of every kind")
+
+SUBMIT_DOC = {"parameters": [
+    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255},
+     "description": "Repeat a request safely: the same key returns the same job (200)."},
+    {"in": "header", "name": "Prefer", "schema": {"type": "string", "example": "wait=10"},
+     "description": "wait=N (N ≤ 30): hold the answer until the job finishes, at most N seconds."},
+]}
+
+
+def submission(blueprint: Blueprint):
+    """The documentation every submit endpoint shares: 202 queued, 200 repeated or finished, 409 key reuse."""
+
+    def decorate(fn):
+        fn = blueprint.alt_response(409, schema=ErrorEnvelopeSchema, description="Idempotency-Key reused")(fn)
+        fn = blueprint.alt_response(200, schema=JobSchema, description="Same Idempotency-Key, or finished")(fn)
+        fn = blueprint.response(202, JobSchema, description="Accepted; poll the Location")(fn)
+        return blueprint.doc(**SUBMIT_DOC)(fn)
+
+    return decorate
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @require_auth()
+    @blp.arguments(JobListArgsSchema, location="query")
+    @blp.response(200, JobPageSchema)
+    def get(self, args):
+        """Your jobs (admins: everyone's), newest first, filtered by kind and status."""
+        with get_db().Session.begin() as session:
+            items, next_cursor = job_service.list_for(session, current_principal(), kind=args["kind"],
+                                                      status=args["status"], limit=args["limit"],
+                                                      cursor=args["cursor"])
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/ping")
+class Ping(MethodView):
+    @require_auth()
+    @blp.arguments(PingSchema)
+    @submission(blp)
+    def post(self, data):
+        """Submit a diagnostic job: sleeps, reports progress `steps` times, fails `fail_times` times."""
+        return submit_job("ping", data)
+
+
+@blp.route("/<uuid:job_id>")
+class JobById(MethodView):
+    @require_auth()
+    @blp.response(200, JobSchema)
+    def get(self, job_id):
+        """One job: status, progress, result or error."""
+        with get_db().Session.begin() as session:
+            return job_service.get(session, job_id, current_principal())
+
+
+@blp.route("/<uuid:job_id>/events")
+class JobEvents(MethodView):
+    @require_auth()
+    @blp.response(200, JobEventPageSchema)
+    def get(self, job_id):
+        """The job's transitions, oldest first: each attempt, retry and lease expiry."""
+        with get_db().Session.begin() as session:
+            job_service.get(session, job_id, current_principal())
+            return {"items": job_service.events_of(session, job_id)}
+
+
+@blp.route("/<uuid:job_id>/cancel")
+class CancelJob(MethodView):
+    @require_auth()
+    @blp.response(200, JobSchema)
+    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="The job has already finished")
+    def post(self, job_id):
+        """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        with get_db().Session.begin() as session:
+            return job_service.cancel(session, job_id, current_principal())

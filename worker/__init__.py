@@ -1,0 +1,1 @@
+"""The Celery side: the app, its settings, queues, beat schedule and signals."""

@@ -1,0 +1,19 @@
+"""Beat's schedule. Each entry expires before the next is due, so a stalled worker is not buried."""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+OUTBOX_EVERY = 15.0
+REAPER_EVERY = 10.0
+
+
+def beat_schedule() -> dict:
+    return {
+        "dispatch-outbox": {"task": "conveyor.maintenance.dispatch_outbox", "schedule": OUTBOX_EVERY,
+                            "options": {"queue": "default", "expires": OUTBOX_EVERY}},
+        "reap-leases": {"task": "conveyor.maintenance.reap_leases", "schedule": REAPER_EVERY,
+                        "options": {"queue": "default", "expires": REAPER_EVERY}},
+        "cleanup-jobs": {"task": "conveyor.maintenance.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
+                         "options": {"queue": "default", "expires": 3600}},
+    }
