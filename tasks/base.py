@@ -222,6 +222,6 @@ def job_task(kind: str, queue: str = "default"):
 
         run.__name__, run.__doc__ = fn.__name__, fn.__doc__
         base = type(f"{fn.__name__.title()}JobTask", (JobTask,), {"job_function": staticmethod(fn)})
-        return shared_task(name=spec.task_name, base=base, bind=True, queue=queue)(run)
+        return shared_task(name=spec.task_name, base=base, bind=True)(run)
 
     return decorate

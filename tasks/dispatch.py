@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from celery import current_app as celery_app
 from kombu.exceptions import OperationalError as BrokerError
 
 from tasks.registry import JOB_KINDS
+from web.runtime import get_celery
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def publish(job_id: uuid.UUID, kind: str, countdown: float | None = None) -> boo
     """Send the job's message; False when the broker could not take it (the outbox will resend)."""
     spec = JOB_KINDS[kind]
     try:
-        celery_app.send_task(spec.task_name, args=[str(job_id)], queue=spec.queue, task_id=str(job_id),
+        get_celery().send_task(spec.task_name, args=[str(job_id)], queue=spec.queue, task_id=str(job_id),
                              countdown=countdown)
     except (BrokerError, OSError) as exc:
         log.warning("broker unavailable, job left for the outbox", extra={"job_id": str(job_id), "error": str(exc)})

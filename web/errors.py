@@ -34,7 +34,7 @@ def http_error(exc: HTTPException):
             return error_response(400, "malformed_json", "the request body is not valid JSON")
         return error_response(status, CODES.get(status, "bad_request"), "the request is not valid", messages)
     return error_response(status, CODES.get(status, "http_error"), exc.description or exc.name,
-                          headers=dict(exc.get_headers()) if status == 405 else None)
+                          headers={"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None)
 
 
 def domain_error(exc: DomainError):

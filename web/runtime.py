@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import Celery
 from flask import current_app
 
 from config import Settings
@@ -17,3 +18,8 @@ def get_settings() -> Settings:
 
 def get_db() -> Database:
     return current_app.extensions[DB_KEY]
+
+
+def get_celery() -> Celery:
+    """This app's Celery (not `celery.current_app`, which is whichever app was made last)."""
+    return current_app.extensions["celery"]

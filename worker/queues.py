@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app as celery_app
+from web.runtime import get_celery
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +13,7 @@ def queue_depths(queues: list[str]) -> dict[str, int | None]:
     """Waiting messages per queue, by a passive declare (Redis and AMQP alike); None if unknown."""
     depths: dict[str, int | None] = {}
     try:
-        with celery_app.connection_for_read() as conn:
+        with get_celery().connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
             for name in queues:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import current_app as celery_app
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from web.errors import error_response
-from web.runtime import get_db
+from web.runtime import get_celery, get_db
 
 blp = Blueprint("health", __name__)
 
@@ -23,7 +22,7 @@ def _check_database() -> None:
 
 
 def _check_broker() -> None:
-    with celery_app.connection_for_write() as conn:
+    with get_celery().connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

