@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environs import Env, EnvError
+from marshmallow.validate import OneOf, Range
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
@@ -58,34 +59,36 @@ def _normalise_database_url(url: str) -> str:
 
 
 def _read(env: Env) -> Settings:
-    app_env = env.str("CONVEYOR_ENV", "development", validate=lambda v: v in ("development", "production", "test"))
+    app_env = env.str("CONVEYOR_ENV", "development", validate=OneOf(["development", "production", "test"]))
     database_url = _normalise_database_url(env.str("DATABASE_URL", DEFAULT_SQLITE_URL))
     broker_url = env.str("BROKER_URL", "redis://127.0.0.1:6379/0")
     if not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
         raise EnvError("BROKER_URL must be a redis:// or amqp:// URL")
-    secret_key = env.str("SECRET_KEY", DEV_SECRET_KEY if app_env != "production" else None)
-    if app_env == "production" and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
+    production = app_env == "production"
+    # Outside development these have no default: environs then stops with "... not set".
+    secret_key = env.str("SECRET_KEY") if production else env.str("SECRET_KEY", DEV_SECRET_KEY)
+    if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
         raise EnvError("SECRET_KEY must be set to at least 32 characters outside development")
-    positive = lambda v: v > 0  # noqa: E731
+    positive, non_negative = Range(min=1), Range(min=0)
     return Settings(
         env=app_env,
         database_url=database_url,
         db_pool_size=env.int("DB_POOL_SIZE", 10, validate=positive),
-        db_max_overflow=env.int("DB_MAX_OVERFLOW", 10, validate=lambda v: v >= 0),
+        db_max_overflow=env.int("DB_MAX_OVERFLOW", 10, validate=non_negative),
         broker_url=broker_url,
         secret_key=secret_key,
         jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 3600, validate=positive),
         job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, validate=positive),
-        job_lease_seconds=env.int("JOB_LEASE_SECONDS", 30, validate=lambda v: v >= 2),
-        job_retry_backoff_seconds=env.float("JOB_RETRY_BACKOFF_SECONDS", 1.0, validate=lambda v: v >= 0),
-        job_retry_backoff_max_seconds=env.float("JOB_RETRY_BACKOFF_MAX_SECONDS", 300.0, validate=positive),
+        job_lease_seconds=env.int("JOB_LEASE_SECONDS", 30, validate=Range(min=2)),
+        job_retry_backoff_seconds=env.float("JOB_RETRY_BACKOFF_SECONDS", 1.0, validate=non_negative),
+        job_retry_backoff_max_seconds=env.float("JOB_RETRY_BACKOFF_MAX_SECONDS", 300.0, validate=Range(min=0, min_inclusive=False)),
         job_retention_days=env.int("JOB_RETENTION_DAYS", 30, validate=positive),
         outbox_redispatch_after_seconds=env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", 60, validate=positive),
         outbox_batch_size=env.int("OUTBOX_BATCH_SIZE", 500, validate=positive),
         max_request_bytes=env.int("MAX_REQUEST_BYTES", 1_048_576, validate=positive),
-        max_wait_seconds=env.int("MAX_WAIT_SECONDS", 30, validate=lambda v: 0 <= v <= 30),
+        max_wait_seconds=env.int("MAX_WAIT_SECONDS", 30, validate=Range(0, 30)),
         worker_concurrency=env.int("WORKER_CONCURRENCY", 2, validate=positive),
-        flower_basic_auth=env.str("FLOWER_BASIC_AUTH", "admin:admin" if app_env != "production" else None),
+        flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
     )

@@ -1,0 +1,88 @@
+"""Beat's repairs, run by hand against the real database and broker (no worker consumes here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from models import Job, JobStatus
+from models.base import utcnow
+from services import jobs as job_service
+from tasks.maintenance import cleanup_jobs, dispatch_outbox, reap_leases
+from worker.queues import queue_depths
+
+
+def queued_jobs(app, owner_id: int, n: int, **columns) -> list:
+    with app.extensions["conveyor.db"].Session.begin() as s:
+        jobs = [job_service.submit(s, kind="ping", owner_id=owner_id, queue="default", payload={"i": i},
+                                   max_attempts=3)[0] for i in range(n)]
+        if columns:
+            s.execute(update(Job).where(Job.id.in_([j.id for j in jobs])).values(**columns))
+    return [j.id for j in jobs]
+
+
+def depth(app) -> int:
+    with app.app_context():
+        return queue_depths(["default"])["default"]
+
+
+def test_outbox_resends_only_what_the_broker_lacks(app, customer):
+    stale = utcnow() - timedelta(minutes=5)
+    ids = queued_jobs(app, customer[0], 5, dispatched_at=stale)
+    with app.app_context():
+        from tasks.dispatch import publish
+
+        for job_id in ids[:3]:
+            publish(job_id, "ping")
+        # Three messages wait in the queue; five jobs look stale: only two can be missing.
+        assert dispatch_outbox() == 2
+        assert depth(app) == 5
+        # Just re-sent: nothing is due again until OUTBOX_REDISPATCH_AFTER_SECONDS pass.
+        assert dispatch_outbox() == 0
+
+
+def test_outbox_leaves_a_long_but_healthy_queue_alone(app, customer):
+    ids = queued_jobs(app, customer[0], 20, dispatched_at=utcnow() - timedelta(minutes=5))
+    with app.app_context():
+        from tasks.dispatch import publish
+
+        for job_id in ids:
+            publish(job_id, "ping")
+        assert dispatch_outbox() == 0
+    assert depth(app) == 20
+
+
+def test_outbox_waits_for_a_retry_backoff_to_pass(app, customer):
+    queued_jobs(app, customer[0], 1, dispatched_at=None, available_at=utcnow() + timedelta(minutes=1))
+    with app.app_context():
+        assert dispatch_outbox() == 0
+
+
+def test_reaper_requeues_expired_leases_and_fails_jobs_out_of_attempts(app, customer):
+    expired = utcnow() - timedelta(seconds=1)
+    alive = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=1,
+                        lease_expires_at=utcnow() + timedelta(minutes=1))
+    retry = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=1, lease_expires_at=expired)
+    spent = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=3, lease_expires_at=expired)
+    with app.app_context():
+        assert reap_leases() == {"requeued": 1, "failed": 1}
+        assert reap_leases() == {"requeued": 0, "failed": 0}
+    with app.extensions["conveyor.db"].Session.begin() as s:
+        assert s.get(Job, alive[0]).status == JobStatus.running
+        assert s.get(Job, retry[0]).status == JobStatus.queued
+        failed = s.get(Job, spent[0])
+        assert failed.status == JobStatus.failed and failed.error["code"] == "lease_expired"
+    assert depth(app) == 1
+
+
+def test_cleanup_deletes_only_old_finished_jobs(app, customer):
+    long_ago = utcnow() - timedelta(days=31)
+    old = queued_jobs(app, customer[0], 1, status=JobStatus.succeeded, finished_at=long_ago)
+    recent = queued_jobs(app, customer[0], 1, status=JobStatus.failed, finished_at=utcnow())
+    waiting = queued_jobs(app, customer[0], 1)
+    with app.app_context():
+        assert cleanup_jobs() == 1
+    with app.extensions["conveyor.db"].Session.begin() as s:
+        assert s.get(Job, old[0]) is None
+        assert s.get(Job, recent[0]) is not None and s.get(Job, waiting[0]) is not None
