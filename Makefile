@@ -21,7 +21,7 @@ test: install
 	$(PY) -m pytest -q
 	@if $(PY) -m tests.services_up postgres; then \
 		echo "== again on SQLite =="; \
-		CONVEYOR_TEST_DB=sqlite $(PY) -m pytest -q -m "not postgres_only"; \
+		CONVEYOR_TEST_DB=sqlite $(PY) -m pytest -q; \
 	fi
 
 bench: install

@@ -163,3 +163,17 @@ def customer(app):
 @pytest.fixture
 def auth(customer):
     return customer[1]
+
+
+@pytest.fixture
+def make_app(celery_app, monkeypatch):
+    """Another app on other settings (a broken broker, RabbitMQ); the suite's app is the default again after."""
+
+    def make(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return create_app(load_settings())
+
+    yield make
+    celery_app.set_current()  # a new Celery app makes itself current (per thread) and default
+    celery_app.set_default()

@@ -69,17 +69,14 @@ def test_a_job_whose_pool_child_is_killed_is_redelivered_and_finishes_once(app, 
     assert [e for _, e in events(app, job.id)].count("succeeded") == 1
 
 
-def test_a_job_submitted_while_the_broker_is_away_finishes_once_it_is_back(app, worker_processes, monkeypatch):
+def test_a_job_submitted_while_the_broker_is_away_finishes_once_it_is_back(app, worker_processes, make_app):
     from urllib.parse import urlparse
 
-    from config import load_settings
     from tests.support import make_user
-    from web import create_app
 
     broker = urlparse(TEST_ENV["BROKER_URL"])
     link = TcpProxy(broker.port)
-    monkeypatch.setenv("BROKER_URL", f"redis://127.0.0.1:{link.port}{broker.path}")
-    web = create_app(load_settings())
+    web = make_app(BROKER_URL=f"redis://127.0.0.1:{link.port}{broker.path}")
     _, auth = make_user(web)
     link.cut()
     try:

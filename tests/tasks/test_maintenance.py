@@ -86,3 +86,23 @@ def test_cleanup_deletes_only_old_finished_jobs(app, customer):
     with app.extensions["conveyor.db"].Session.begin() as s:
         assert s.get(Job, old[0]) is None
         assert s.get(Job, recent[0]) is not None and s.get(Job, waiting[0]) is not None
+
+
+def test_two_beats_at_once_resend_each_lost_job_once(app, customer):
+    import threading
+
+    queued_jobs(app, customer[0], 30, dispatched_at=utcnow() - timedelta(minutes=5))
+    barrier, sent = threading.Barrier(2), []
+
+    def beat():
+        with app.app_context():
+            barrier.wait()
+            sent.append(dispatch_outbox())
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(sent) == 30
+    assert depth(app) == 30

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from config import load_settings
-from web import create_app
-
 
 def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok"}
@@ -18,9 +15,8 @@ def test_readyz_when_everything_answers(client):
     assert answer.json["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def test_readyz_names_the_broker_when_it_is_away(monkeypatch):
-    monkeypatch.setenv("BROKER_URL", "redis://127.0.0.1:1/0")
-    answer = create_app(load_settings()).test_client().get("/readyz")
+def test_readyz_names_the_broker_when_it_is_away(make_app):
+    answer = make_app(BROKER_URL="redis://127.0.0.1:1/0").test_client().get("/readyz")
     assert answer.status_code == 503
     error = answer.json["error"]
     assert error["code"] == "not_ready" and "broker" in error["message"]
