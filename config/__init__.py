@@ -35,6 +35,8 @@ class Settings:
     max_wait_seconds: int
     worker_concurrency: int
     flower_basic_auth: str
+    signup_bonus_credits: int
+    payment_webhook_secret: str
     log_level: str
     log_json: bool
 
@@ -89,6 +91,9 @@ def _read(env: Env) -> Settings:
         max_wait_seconds=env.int("MAX_WAIT_SECONDS", 30, validate=Range(0, 30)),
         worker_concurrency=env.int("WORKER_CONCURRENCY", 2, validate=positive),
         flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
+        signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
+        payment_webhook_secret=(env.str("PAYMENT_WEBHOOK_SECRET") if production
+                                else env.str("PAYMENT_WEBHOOK_SECRET", "dev-webhook-secret")),
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
     )

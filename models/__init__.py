@@ -1,7 +1,9 @@
 """SQLAlchemy models, one module per domain; importing this package registers them all."""
 
 from models.base import Base
+from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.users import Role, User
 
-__all__ = ["Base", "FINISHED", "Job", "JobEvent", "JobStatus", "Role", "User"]
+__all__ = ["Account", "AccountKind", "Base", "FINISHED", "HoldState", "LedgerOperation", "Transfer", "TransferKind",
+           "TransferStatus", "Job", "JobEvent", "JobStatus", "Role", "User"]

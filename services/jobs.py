@@ -34,6 +34,7 @@ class Claim:
     attempt: int
     max_attempts: int
     kind: str
+    owner_id: int
     payload: dict
 
 
@@ -149,12 +150,12 @@ def claim(session: Session, job_id: uuid.UUID, *, lease_seconds: int, worker: st
                    and_(Job.status == JobStatus.running, Job.lease_expires_at < now)))
         .values(status=JobStatus.running, attempts=Job.attempts + 1, worker=worker,
                 lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now)
-        .returning(Job.attempts, Job.max_attempts, Job.kind, Job.payload)
+        .returning(Job.attempts, Job.max_attempts, Job.kind, Job.owner_id, Job.payload)
     ).one_or_none()
     if row is None:
         return None
     _event(session, job_id, row.attempts, "running", worker)
-    return Claim(job_id, row.attempts, row.max_attempts, row.kind, row.payload)
+    return Claim(job_id, row.attempts, row.max_attempts, row.kind, row.owner_id, row.payload)
 
 
 def _fenced(claim: Claim):

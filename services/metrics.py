@@ -14,12 +14,19 @@ from config import ROOT
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
-from prometheus_client import Counter, Histogram, multiprocess  # noqa: E402
+from prometheus_client import Counter, Gauge, Histogram, multiprocess  # noqa: E402
 
 JOBS_SUBMITTED = Counter("conveyor_jobs_submitted_total", "Jobs accepted by the API", ["kind"])
 JOBS_FINISHED = Counter("conveyor_jobs_finished_total", "Jobs that reached a final status", ["kind", "status"])
 JOB_DURATION = Histogram("conveyor_job_duration_seconds", "Time a job's attempt ran until it finished",
                          ["kind"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+
+LEDGER_MISMATCHES = Gauge("conveyor_ledger_mismatches", "Broken ledger invariants at the last reconciliation",
+                          multiprocess_mode="mostrecent")
+
+
+def record_reconciliation(mismatches: int) -> None:
+    LEDGER_MISMATCHES.set(mismatches)
 
 
 def record_submitted(kind: str) -> None:

@@ -1,3 +1,3 @@
 """Celery tasks, one module per job family; importing this package registers them all."""
 
-from tasks import maintenance, ping  # noqa: F401
+from tasks import billing, maintenance, ping  # noqa: F401

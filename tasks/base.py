@@ -63,6 +63,14 @@ class JobContext:
         return self.claim.attempt
 
     @property
+    def job_id(self) -> uuid.UUID:
+        return self.claim.job_id
+
+    @property
+    def owner_id(self) -> int:
+        return self.claim.owner_id
+
+    @property
     def session(self) -> Session:
         """The transaction the job's domain writes share with its final status; opened on first use."""
         if self._session is None:

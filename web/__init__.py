@@ -55,10 +55,10 @@ class ConveyorApi(Api):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, health, jobs, metrics, users
+    from web.blueprints import auth, billing_admin, health, jobs, metrics, payments, users, wallet
 
     api = ConveyorApi(app)
-    for blueprint in (auth.blp, users.blp, jobs.blp):
+    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, payments.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)

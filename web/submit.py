@@ -23,17 +23,20 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
 
 
-def submit_job(kind: str, payload: dict, domain_writes: Callable[[Session, Job], None] | None = None):
+def submit_job(kind: str, payload: dict, domain_writes: Callable[[Session, Job], None] | None = None, *,
+               owner_id: int | None = None, idempotency_key: str | None = None):
     """Insert the job (and the caller's domain rows) in one transaction, publish after commit.
 
+    The job belongs to the caller, and its Idempotency-Key is the request's, unless given here.
     Returns what a flask-smorest view returns: (job, status, headers).
     """
-    settings, db, principal = get_settings(), get_db(), current_principal()
-    key = _idempotency_key()
+    settings, db = get_settings(), get_db()
+    owner_id = owner_id if owner_id is not None else current_principal().user_id
+    key = idempotency_key or _idempotency_key()
     wait = _prefer_wait(settings.max_wait_seconds)
     with db.Session.begin() as session:
         job, created = job_service.submit(
-            session, kind=kind, owner_id=principal.user_id, queue=JOB_KINDS[kind].queue, payload=payload,
+            session, kind=kind, owner_id=owner_id, queue=JOB_KINDS[kind].queue, payload=payload,
             max_attempts=settings.job_max_attempts, idempotency_key=key)
         if created and domain_writes is not None:
             domain_writes(session, job)

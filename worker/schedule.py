@@ -14,6 +14,10 @@ def beat_schedule() -> dict:
                             "options": {"queue": "default", "expires": OUTBOX_EVERY}},
         "reap-leases": {"task": "conveyor.maintenance.reap_leases", "schedule": REAPER_EVERY,
                         "options": {"queue": "default", "expires": REAPER_EVERY}},
+        "expire-holds": {"task": "conveyor.billing.expire_holds", "schedule": 60.0,
+                         "options": {"queue": "billing", "expires": 60.0}},
+        "reconcile-ledger": {"task": "conveyor.billing.reconcile", "schedule": crontab(minute=30, hour=2),
+                             "options": {"queue": "billing", "expires": 3600}},
         "cleanup-jobs": {"task": "conveyor.maintenance.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"queue": "default", "expires": 3600}},
     }

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from models import User
 from schemas.auth import LoginSchema, RegisteredSchema, RegisterSchema, TokenSchema, UserSchema
 from services import auth as auth_service
+from services import billing
 from services.auth import AuthError
 from web.auth import current_principal, require_auth
 from web.runtime import get_db, get_settings
@@ -27,9 +28,10 @@ class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, RegisteredSchema)
     def post(self, data):
-        """Create a customer account; answers with the user and an access token."""
+        """Create a customer account with its signup bonus; answers with the user and an access token."""
         with get_db().Session.begin() as session:
             user = auth_service.create_user(session, data["email"], data["password"])
+            billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
         return {"user": user, **token_for(user)}
 
 

@@ -1,0 +1,79 @@
+"""Wallets, transfers, charges, refunds, adjustments and the payment webhook."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from models import TransferKind
+from schemas.common import PageArgsSchema, page_schema
+
+MAX_CREDITS = 10**12  # far beyond any real wallet, far within BIGINT
+
+
+def Credits(**kwargs):
+    """A whole number of credits: strict (no floats, strings or booleans), positive, bounded."""
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_CREDITS), **kwargs)
+
+
+class WalletSchema(Schema):
+    balance = fields.Integer()
+    available = fields.Integer()
+    held = fields.Integer()
+    granted = fields.Integer()
+    purchased = fields.Integer()
+    currency = fields.String(metadata={"example": "credits"})
+
+
+class TransferSchema(Schema):
+    id = fields.Integer()
+    kind = fields.Enum(TransferKind, by_value=True)
+    status = fields.String(attribute="status.value")
+    amount = fields.Integer()
+    debit_account_id = fields.Integer()
+    credit_account_id = fields.Integer()
+    reference_id = fields.Integer(allow_none=True)
+    job_id = fields.UUID(allow_none=True)
+    description = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+TransferPageSchema = page_schema(TransferSchema, "TransferPage")
+
+
+class TransferListArgsSchema(PageArgsSchema):
+    kind = fields.Enum(TransferKind, by_value=True, load_default=None)
+
+
+class ChargeSchema(Schema):
+    amount = Credits(required=True)
+    description = fields.String(load_default=None, validate=validate.Length(max=500))
+    reference = fields.String(load_default=None, validate=validate.Length(max=255))
+
+
+class AdjustmentSchema(Schema):
+    amount = fields.Integer(strict=True, required=True, metadata={"description": "signed; not zero"},
+                            validate=[validate.Range(-MAX_CREDITS, MAX_CREDITS),
+                                      validate.NoneOf([0], error="must not be zero")])
+    reason = fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class RefundSchema(Schema):
+    transfer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    amount = Credits(required=True)
+
+
+class PaymentDataSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # providers add fields; we read only ours
+
+    user_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    amount = Credits(required=True)
+
+
+class PaymentEventSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(1, 255))
+    type = fields.String(required=True, validate=validate.Length(1, 100))
+    data = fields.Dict(required=True, metadata={"description": 'for "payment.succeeded": {"user_id", "amount"}'})

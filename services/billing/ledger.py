@@ -1,0 +1,158 @@
+"""The ledger's one mechanism: post an operation's transfers to its accounts, all or none.
+
+Balances live on the account rows and move only by conditional UPDATEs that cannot overdraw a
+user's account (`balance - pending` stays >= 0), on PostgreSQL and SQLite alike. Every operation
+first locks the user's own accounts, and updates accounts users-first, system-last, each group in
+id order: one global order, so concurrent operations never deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind, TransferStatus
+from services.errors import Conflict, DomainError
+
+USER_KINDS = (AccountKind.granted, AccountKind.purchased)
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+    status = 422
+
+
+@dataclass(frozen=True)
+class Leg:
+    debit: Account
+    credit: Account
+    amount: int
+    kind: TransferKind
+    status: TransferStatus = TransferStatus.posted
+    reference_id: int | None = None
+    description: str | None = None
+
+
+def system_account(session: Session, name: str) -> Account:
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        account = _create(session, Account(owner_id=None, kind=AccountKind.system, name=name, balance=0, pending=0),
+                          select(Account).where(Account.name == name))
+    return account
+
+
+def user_accounts(session: Session, user_id: int, *, lock: bool = False) -> dict[AccountKind, Account]:
+    """The user's granted and purchased accounts, opened on first use; locked (in id order) if asked."""
+    stmt = select(Account).where(Account.owner_id == user_id).order_by(Account.id)
+    accounts = {a.kind: a for a in session.scalars(stmt)}
+    for kind in USER_KINDS:
+        if kind not in accounts:
+            accounts[kind] = _create(session, Account(owner_id=user_id, kind=kind, balance=0, pending=0),
+                                     select(Account).where(Account.owner_id == user_id, Account.kind == kind))
+    if lock:
+        # populate_existing: the locked read must refresh what an earlier read left in the session.
+        locked = session.scalars(stmt.with_for_update().execution_options(populate_existing=True))
+        accounts = {a.kind: a for a in locked}
+    return accounts
+
+
+def _create(session: Session, account: Account, lookup) -> Account:
+    """Insert, or take the row a concurrent transaction inserted first."""
+    try:
+        with session.begin_nested():
+            session.add(account)
+        return account
+    except IntegrityError:
+        return session.scalar(lookup)
+
+
+def begin_operation(session: Session, *, key: str, kind: TransferKind, params: dict, amount: int,
+                    user_id: int | None = None, job_id: uuid.UUID | None = None,
+                    **columns) -> tuple[LedgerOperation, bool]:
+    """Record an operation under its idempotency key; returns (operation, already_done).
+
+    The same key with the same parameters finds the first operation; with others it is refused.
+    """
+    digest = hashlib.sha256(json.dumps([kind.value, params], sort_keys=True, default=str).encode()).hexdigest()
+    existing = session.scalar(select(LedgerOperation).where(LedgerOperation.idempotency_key == key))
+    if existing is None:
+        operation = LedgerOperation(id=uuid.uuid4(), idempotency_key=key, kind=kind, fingerprint=digest,
+                                    user_id=user_id, job_id=job_id, amount=amount, result={}, **columns)
+        try:
+            with session.begin_nested():
+                session.add(operation)
+            return operation, False
+        except IntegrityError:
+            existing = session.scalar(select(LedgerOperation).where(LedgerOperation.idempotency_key == key))
+    if existing.fingerprint != digest:
+        raise Conflict("this idempotency key was used for another operation", code="idempotency_key_reused",
+                       details={"operation_id": str(existing.id)})
+    return existing, True
+
+
+def apply(session: Session, operation: LedgerOperation, legs: list[Leg], *,
+          releases: list[Transfer] = ()) -> list[Transfer]:
+    """Post `legs` (and release the pending `releases`) in one go; InsufficientFunds leaves no trace.
+
+    The caller's transaction must be rolled back on any error: the UPDATEs before a failing one
+    have run.
+    """
+    balance, pending, accounts = defaultdict(int), defaultdict(int), {}
+    for leg in legs:
+        accounts[leg.debit.id], accounts[leg.credit.id] = leg.debit, leg.credit
+        if leg.status == TransferStatus.posted:
+            balance[leg.debit.id] -= leg.amount
+            balance[leg.credit.id] += leg.amount
+        else:
+            pending[leg.debit.id] += leg.amount
+    for held in releases:
+        pending[held.debit_account_id] -= held.amount
+        accounts[held.debit_account_id] = session.get(Account, held.debit_account_id)
+    for account_id in sorted(accounts, key=lambda i: (accounts[i].owner_id is None, i)):
+        moved = session.execute(
+            update(Account)
+            .where(Account.id == account_id,
+                   Account.owner_id.is_(None) | (Account.balance + balance[account_id]
+                                                 - Account.pending - pending[account_id] >= 0))
+            .values(balance=Account.balance + balance[account_id], pending=Account.pending + pending[account_id])
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not moved:
+            raise InsufficientFunds("not enough credits available", details={"account_id": account_id})
+    for account in accounts.values():
+        session.expire(account, ["balance", "pending"])
+    for held in releases:
+        voided = session.execute(
+            update(Transfer).where(Transfer.id == held.id, Transfer.status == TransferStatus.pending)
+            .values(status=TransferStatus.voided).execution_options(synchronize_session=False)).rowcount
+        if not voided:
+            raise Conflict("the hold was resolved already", code="hold_already_resolved")
+        session.expire(held, ["status"])
+    transfers = [
+        Transfer(debit_account_id=leg.debit.id, credit_account_id=leg.credit.id, amount=leg.amount, kind=leg.kind,
+                 status=leg.status, operation_id=operation.id, job_id=operation.job_id, reference_id=leg.reference_id,
+                 idempotency_key=f"{operation.idempotency_key}#{n}", description=leg.description)
+        for n, leg in enumerate(legs)]
+    session.add_all(transfers)
+    session.flush()
+    return transfers
+
+
+def spend_legs(accounts: dict[AccountKind, Account], sink: Account, amount: int, kind: TransferKind, *,
+               status: TransferStatus = TransferStatus.posted, description: str | None = None) -> list[Leg]:
+    """Take `amount` from granted credits first and the rest from purchased; refuse if short."""
+    granted, purchased = accounts[AccountKind.granted], accounts[AccountKind.purchased]
+    available = {a: max(0, a.balance - a.pending) for a in (granted, purchased)}
+    if amount > sum(available.values()):
+        raise InsufficientFunds("not enough credits available",
+                                details={"requested": amount, "available": sum(available.values())})
+    from_granted = min(amount, available[granted])
+    return [Leg(source, sink, part, kind, status, description=description)
+            for source, part in ((granted, from_granted), (purchased, amount - from_granted)) if part]

@@ -1,0 +1,82 @@
+"""Reconciliation: check every invariant of the ledger and list each mismatch."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from models import Account, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
+
+
+def reconcile(session: Session) -> list[dict]:
+    """Every broken invariant as {"check", ...}; an empty list means the books balance."""
+    mismatches: list[dict] = []
+    total = session.scalar(select(func.coalesce(func.sum(Account.balance), 0)))
+    if total != 0:
+        mismatches.append({"check": "balances_sum_to_zero", "sum": int(total)})
+
+    posted = Transfer.status == TransferStatus.posted
+    credits = dict(session.execute(select(Transfer.credit_account_id, func.sum(Transfer.amount))
+                                   .where(posted).group_by(Transfer.credit_account_id)).all())
+    debits = dict(session.execute(select(Transfer.debit_account_id, func.sum(Transfer.amount))
+                                  .where(posted).group_by(Transfer.debit_account_id)).all())
+    held = dict(session.execute(select(Transfer.debit_account_id, func.sum(Transfer.amount))
+                                .where(Transfer.status == TransferStatus.pending)
+                                .group_by(Transfer.debit_account_id)).all())
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        expected = int(credits.get(account.id, 0)) - int(debits.get(account.id, 0))
+        if account.balance != expected:
+            mismatches.append({"check": "balance_equals_posted_transfers", "account_id": account.id,
+                               "balance": account.balance, "expected": expected})
+        if account.pending != int(held.get(account.id, 0)):
+            mismatches.append({"check": "pending_equals_open_holds", "account_id": account.id,
+                               "pending": account.pending, "expected": int(held.get(account.id, 0))})
+        if account.owner_id is not None and account.balance - account.pending < 0:
+            mismatches.append({"check": "user_account_not_negative", "account_id": account.id,
+                               "available": account.balance - account.pending})
+    mismatches += _holds(session) + _refunds(session)
+    return mismatches
+
+
+def _holds(session: Session) -> list[dict]:
+    """An open hold's reservations are pending; a resolved one's are voided and captured at most once."""
+    reserved = aliased(Transfer)
+    found = []
+    rows = session.execute(
+        select(LedgerOperation.id, LedgerOperation.state, LedgerOperation.amount,
+               func.count(reserved.id).filter(reserved.status == TransferStatus.pending),
+               func.count(reserved.id).filter(reserved.status == TransferStatus.posted),
+               select(func.coalesce(func.sum(Transfer.amount), 0))
+               .where(Transfer.reference_id.in_(select(reserved.id).where(reserved.operation_id == LedgerOperation.id)),
+                      Transfer.kind == TransferKind.charge).scalar_subquery(),
+               select(func.count(func.distinct(Transfer.operation_id)))
+               .where(Transfer.reference_id.in_(select(reserved.id).where(reserved.operation_id == LedgerOperation.id)),
+                      Transfer.kind == TransferKind.charge).scalar_subquery())
+        .join(reserved, reserved.operation_id == LedgerOperation.id)
+        .where(LedgerOperation.state.is_not(None)).group_by(LedgerOperation.id))
+    for hold_id, state, amount, pending, posted, captured, captures in rows:
+        problems = []
+        if posted:
+            problems.append("a reservation was posted")
+        if state == HoldState.open and (captured or pending == 0):
+            problems.append("open but already captured or released")
+        if state != HoldState.open and pending:
+            problems.append("resolved but still pending")
+        if state == HoldState.voided and captured:
+            problems.append("voided and captured")
+        if captures > 1 or captured > amount:
+            problems.append("captured more than once or more than held")
+        if problems:
+            found.append({"check": "hold_resolved_once", "hold_id": str(hold_id), "state": state.value,
+                          "problems": problems})
+    return found
+
+
+def _refunds(session: Session) -> list[dict]:
+    charge, refund = aliased(Transfer), aliased(Transfer)
+    rows = session.execute(
+        select(charge.id, charge.amount, func.sum(refund.amount))
+        .join(refund, (refund.reference_id == charge.id) & (refund.kind == TransferKind.refund))
+        .group_by(charge.id, charge.amount).having(func.sum(refund.amount) > charge.amount))
+    return [{"check": "refunds_within_charge", "transfer_id": tid, "charged": amount, "refunded": int(total)}
+            for tid, amount, total in rows]

@@ -1,0 +1,115 @@
+"""Wallets: signup bonus, top-ups, charges, adjustments, refunds; each idempotent by its key."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind, TransferStatus, User
+from services.billing.ledger import Leg, apply, begin_operation, spend_legs, system_account, user_accounts
+from services.errors import DomainError, NotFound
+from services.pagination import page
+
+
+def _result(operation: LedgerOperation, transfers: list[Transfer], **extra) -> dict:
+    operation.result = {"operation_id": str(operation.id), "transfer_ids": [t.id for t in transfers], **extra}
+    return operation.result
+
+
+def _credit(session: Session, *, key: str, kind: TransferKind, user_id: int, amount: int, source: str,
+            into: AccountKind, job_id=None, description: str | None = None, params: dict | None = None) -> dict:
+    operation, done = begin_operation(session, key=key, kind=kind, user_id=user_id, job_id=job_id, amount=amount,
+                                      params={"user_id": user_id, "amount": amount, **(params or {})})
+    if done:
+        return operation.result
+    accounts = user_accounts(session, user_id, lock=True)
+    transfers = apply(session, operation, [Leg(system_account(session, source), accounts[into], amount, kind,
+                                               description=description)])
+    return _result(operation, transfers, amount=amount)
+
+
+def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | None:
+    if amount <= 0:
+        return None
+    return _credit(session, key=f"signup-bonus:{user_id}", kind=TransferKind.bonus, user_id=user_id, amount=amount,
+                   source="bonus", into=AccountKind.granted, description="signup bonus")
+
+
+def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None) -> dict:
+    """A payment succeeded: credit the user's purchased credits, once per provider event."""
+    if session.get(User, user_id) is None:
+        raise NotFound("no such user", code="unknown_user")
+    return _credit(session, key=f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
+                   source="payments", into=AccountKind.purchased, job_id=job_id, description=f"payment {event_id}")
+
+
+def charge(session: Session, user_id: int, amount: int, *, key: str, job_id=None, description: str | None = None,
+           reference: str | None = None) -> dict:
+    """Spend credits, granted first; InsufficientFunds moves nothing."""
+    operation, done = begin_operation(session, key=key, kind=TransferKind.charge, user_id=user_id, job_id=job_id,
+                                      amount=amount, params={"user_id": user_id, "amount": amount,
+                                                             "description": description, "reference": reference})
+    if done:
+        return operation.result
+    accounts = user_accounts(session, user_id, lock=True)
+    legs = spend_legs(accounts, system_account(session, "revenue"), amount, TransferKind.charge,
+                      description=description)
+    return _result(operation, apply(session, operation, legs), amount=amount, reference=reference)
+
+
+def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str, job_id=None) -> dict:
+    """An admin's correction: a positive amount adds purchased credits, a negative one spends credits."""
+    if session.get(User, user_id) is None:
+        raise NotFound("no such user", code="unknown_user")
+    if amount > 0:
+        return _credit(session, key=key, kind=TransferKind.adjustment, user_id=user_id, amount=amount,
+                       source="adjustments", into=AccountKind.purchased, job_id=job_id, description=reason,
+                       params={"reason": reason})
+    operation, done = begin_operation(session, key=key, kind=TransferKind.adjustment, user_id=user_id, job_id=job_id,
+                                      amount=amount, params={"user_id": user_id, "amount": amount, "reason": reason})
+    if done:
+        return operation.result
+    legs = spend_legs(user_accounts(session, user_id, lock=True), system_account(session, "adjustments"), -amount,
+                      TransferKind.adjustment, description=reason)
+    return _result(operation, apply(session, operation, legs), amount=amount)
+
+
+def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None) -> dict:
+    """Return up to what a charge took (over all its refunds) to the account it came from."""
+    charged = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update())
+    if charged is None or charged.kind != TransferKind.charge or charged.status != TransferStatus.posted:
+        raise NotFound("no such charge", code="charge_not_found")
+    operation, done = begin_operation(session, key=key, kind=TransferKind.refund, job_id=job_id, amount=amount,
+                                      params={"transfer_id": transfer_id, "amount": amount})
+    if done:
+        return operation.result
+    refunded = sum(session.scalars(select(Transfer.amount).where(Transfer.reference_id == transfer_id,
+                                                                 Transfer.kind == TransferKind.refund)))
+    if refunded + amount > charged.amount:
+        raise DomainError("a refund may not exceed what the charge took", code="refund_exceeds_charge",
+                          details={"charged": charged.amount, "refunded": refunded, "requested": amount})
+    payer = session.get(Account, charged.debit_account_id)
+    operation.user_id = payer.owner_id
+    user_accounts(session, payer.owner_id, lock=True)
+    legs = [Leg(session.get(Account, charged.credit_account_id), payer, amount, TransferKind.refund,
+                reference_id=charged.id, description=f"refund of transfer {charged.id}")]
+    return _result(operation, apply(session, operation, legs), amount=amount, refunded_total=refunded + amount)
+
+
+def wallet(session: Session, user_id: int) -> dict:
+    accounts = {a.kind: a for a in session.scalars(select(Account).where(Account.owner_id == user_id))}
+    granted, purchased = (accounts.get(k) for k in (AccountKind.granted, AccountKind.purchased))
+    posted = {k: (a.balance if a else 0) for k, a in (("granted", granted), ("purchased", purchased))}
+    held = sum(a.pending for a in (granted, purchased) if a)
+    balance = posted["granted"] + posted["purchased"]
+    return {"balance": balance, "available": balance - held, "held": held, **posted, "currency": "credits"}
+
+
+def transfers_of(session: Session, user_id: int, *, kind: TransferKind | None, limit: int,
+                 cursor: str | None) -> tuple[list[Transfer], str | None]:
+    """The user's transfers, newest first, either side."""
+    mine = select(Account.id).where(Account.owner_id == user_id)
+    stmt = select(Transfer).where(or_(Transfer.debit_account_id.in_(mine), Transfer.credit_account_id.in_(mine)))
+    if kind is not None:
+        stmt = stmt.where(Transfer.kind == kind)
+    return page(session, stmt, Transfer, limit, cursor)

@@ -1,0 +1,164 @@
+"""The ledger's services on one transaction per test: movements, idempotency, holds, refunds, invariants."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services import billing
+from services.auth import create_user
+from services.errors import Conflict, DomainError
+
+
+@pytest.fixture
+def user(session):
+    return create_user(session, f"{uuid.uuid4().hex[:8]}@example.com", "password123").id
+
+
+def test_signup_bonus_then_charge_takes_granted_first(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    billing.top_up(session, user, 50, event_id="evt-1")
+    result = billing.charge(session, user, 120, key="c-1")
+    assert billing.wallet(session, user) == {"balance": 30, "available": 30, "held": 0, "granted": 0,
+                                              "purchased": 30, "currency": "credits"}
+    assert len(result["transfer_ids"]) == 2
+    assert billing.reconcile(session) == []
+
+
+def test_a_short_wallet_moves_nothing(session, user):
+    billing.grant_signup_bonus(session, user, 10)
+    with pytest.raises(billing.InsufficientFunds) as refused:
+        billing.charge(session, user, 11, key="c-1")
+    assert refused.value.code == "insufficient_funds"
+    assert billing.wallet(session, user)["balance"] == 10
+
+
+def test_the_same_key_returns_the_first_result_and_other_parameters_are_refused(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    first = billing.charge(session, user, 10, key="c-1")
+    assert billing.charge(session, user, 10, key="c-1") == first
+    with pytest.raises(Conflict) as refused:
+        billing.charge(session, user, 11, key="c-1")
+    assert refused.value.code == "idempotency_key_reused"
+    assert billing.wallet(session, user)["balance"] == 90
+
+
+def test_a_payment_event_credits_once(session, user):
+    for _ in range(3):
+        billing.top_up(session, user, 25, event_id="evt-9")
+    assert billing.wallet(session, user)["purchased"] == 25
+
+
+def test_hold_capture_posts_the_actual_and_releases_the_rest(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    held = billing.hold(session, user, 60, key="h-1", reference="llm call")
+    assert billing.wallet(session, user) | {} == {"balance": 100, "available": 40, "held": 60, "granted": 100,
+                                                   "purchased": 0, "currency": "credits"}
+    with pytest.raises(billing.InsufficientFunds):
+        billing.charge(session, user, 41, key="c-1")
+    captured = billing.capture(session, uuid.UUID(held["hold_id"]), 25)
+    assert captured["captured"] == 25 and captured["released"] == 35
+    assert billing.wallet(session, user)["available"] == 75
+    assert billing.capture(session, uuid.UUID(held["hold_id"]), 25) == captured  # idempotent
+    with pytest.raises(DomainError) as again:
+        billing.void(session, uuid.UUID(held["hold_id"]))
+    assert again.value.code == "hold_already_resolved"
+    assert billing.reconcile(session) == []
+
+
+def test_a_capture_may_not_exceed_its_hold(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    held = billing.hold(session, user, 10, key="h-1")
+    with pytest.raises(DomainError) as refused:
+        billing.capture(session, uuid.UUID(held["hold_id"]), 11)
+    assert refused.value.code == "capture_exceeds_hold"
+
+
+def test_void_releases_everything_once(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    held = billing.hold(session, user, 70, key="h-1")
+    billing.void(session, uuid.UUID(held["hold_id"]))
+    assert billing.wallet(session, user)["available"] == 100
+    with pytest.raises(DomainError):
+        billing.capture(session, uuid.UUID(held["hold_id"]), 1)
+    assert billing.reconcile(session) == []
+
+
+def test_refunds_return_at_most_the_charge_to_where_it_came_from(session, user):
+    billing.grant_signup_bonus(session, user, 100)
+    billing.top_up(session, user, 100, event_id="evt-1")
+    split = billing.charge(session, user, 150, key="c-1")  # 100 granted + 50 purchased
+    purchased_leg = split["transfer_ids"][1]
+    billing.refund(session, purchased_leg, 30, key="r-1")
+    billing.refund(session, purchased_leg, 20, key="r-2")
+    with pytest.raises(DomainError) as refused:
+        billing.refund(session, purchased_leg, 1, key="r-3")
+    assert refused.value.code == "refund_exceeds_charge"
+    assert billing.wallet(session, user) | {} == {"balance": 100, "available": 100, "held": 0, "granted": 0,
+                                                   "purchased": 100, "currency": "credits"}
+    assert billing.reconcile(session) == []
+
+
+def test_negative_adjustments_never_overdraw(session, user):
+    billing.grant_signup_bonus(session, user, 5)
+    billing.adjust(session, user, 10, reason="goodwill", key="a-1")
+    billing.adjust(session, user, -15, reason="correction", key="a-2")
+    with pytest.raises(billing.InsufficientFunds):
+        billing.adjust(session, user, -1, reason="too far", key="a-3")
+    assert billing.wallet(session, user)["balance"] == 0
+
+
+def test_reconcile_finds_a_tampered_balance(session, user):
+    from sqlalchemy import update
+
+    from models import Account
+
+    billing.grant_signup_bonus(session, user, 100)
+    session.execute(update(Account).where(Account.owner_id == user).values(balance=Account.balance + 1))
+    checks = {m["check"] for m in billing.reconcile(session)}
+    assert checks == {"balances_sum_to_zero", "balance_equals_posted_transfers"}
+
+
+operations = st.lists(st.one_of(
+    st.tuples(st.just("bonus"), st.integers(1, 50)),
+    st.tuples(st.just("topup"), st.integers(1, 50)),
+    st.tuples(st.just("charge"), st.integers(1, 80)),
+    st.tuples(st.just("refund"), st.integers(1, 30)),
+    st.tuples(st.just("hold"), st.integers(1, 80)),
+    st.tuples(st.just("capture"), st.integers(0, 80)),
+    st.tuples(st.just("void"), st.integers(0, 0)),
+), max_size=25)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=operations)
+def test_any_sequence_of_operations_keeps_every_invariant(db, steps):
+    with db.Session() as session:
+        session.begin()
+        user = create_user(session, f"{uuid.uuid4().hex}@example.com", "x" * 8).id
+        charges, holds = [], []
+        for n, (op, amount) in enumerate(steps):
+            try:
+                with session.begin_nested():
+                    if op == "bonus":
+                        billing.adjust(session, user, amount, reason="bonus", key=f"b{n}")
+                    elif op == "topup":
+                        billing.top_up(session, user, amount, event_id=f"e{n}")
+                    elif op == "charge":
+                        charges += billing.charge(session, user, amount, key=f"c{n}")["transfer_ids"]
+                    elif op == "refund" and charges:
+                        billing.refund(session, charges[n % len(charges)], amount, key=f"r{n}")
+                    elif op == "hold":
+                        holds.append(uuid.UUID(billing.hold(session, user, amount, key=f"h{n}")["hold_id"]))
+                    elif op == "capture" and holds:
+                        billing.capture(session, holds[n % len(holds)], amount)
+                    elif op == "void" and holds:
+                        billing.void(session, holds[n % len(holds)])
+            except DomainError:
+                pass  # refused operations must leave no trace: the invariants below check it
+            assert billing.reconcile(session) == [], (n, op, amount)
+            assert billing.wallet(session, user)["available"] >= 0
+        session.rollback()

@@ -1,0 +1,43 @@
+"""/api/v1/admin: wallet adjustments, refunds and reconciliation, for staff."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models import Role
+from schemas.billing import AdjustmentSchema, RefundSchema
+from web.auth import require_auth
+from web.blueprints.jobs import submission
+from web.submit import submit_job
+
+blp = Blueprint("billing_admin", __name__, url_prefix="/api/v1/admin", description="Billing administration")
+
+
+@blp.route("/wallets/<int:user_id>/adjustments")
+class Adjustments(MethodView):
+    @require_auth(Role.admin)
+    @blp.arguments(AdjustmentSchema)
+    @submission(blp)
+    def post(self, data, user_id):
+        """Add (positive) or take (negative) credits, with a reason (admins)."""
+        return submit_job("billing.adjustment", {"user_id": user_id, **data})
+
+
+@blp.route("/refunds")
+class Refunds(MethodView):
+    @require_auth(Role.admin, Role.manager)
+    @blp.arguments(RefundSchema)
+    @submission(blp)
+    def post(self, data):
+        """Return part or all of a charge transfer to the account it came from."""
+        return submit_job("billing.refund", data)
+
+
+@blp.route("/billing/reconcile")
+class Reconcile(MethodView):
+    @require_auth(Role.admin)
+    @submission(blp)
+    def post(self):
+        """Check every ledger invariant now; the job's result lists each mismatch."""
+        return submit_job("billing.reconcile", {})

@@ -1,0 +1,46 @@
+"""/api/v1/billing/webhooks/payments: a payment provider tells us a payment succeeded (signed, no JWT)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from models import User
+from schemas.billing import PaymentDataSchema, PaymentEventSchema
+from schemas.jobs import JobSchema
+from services.billing import signatures
+from services.errors import DomainError, NotFound
+from web.runtime import get_db, get_settings
+from web.submit import submit_job
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1/billing/webhooks", description="Payment webhooks")
+
+
+def _load(schema, data) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise DomainError("the event is not valid", code="validation_error", details={"json": exc.messages}) from exc
+
+
+@blp.route("/payments")
+class Payments(MethodView):
+    @blp.doc(security=[], parameters=[{"in": "header", "name": "Conveyor-Signature", "required": True,
+                                       "schema": {"type": "string", "example": "t=1700000000,v1=5f2b..."}}])
+    @blp.response(202, JobSchema, description="The top-up job (200 when the event was seen before)")
+    def post(self):
+        """Enqueue a top-up of the user's purchased credits; each event id credits once."""
+        body = request.get_data(cache=True)
+        signatures.verify(get_settings().payment_webhook_secret, request.headers.get("Conveyor-Signature"), body)
+        event = _load(PaymentEventSchema(), request.get_json())
+        if event["type"] != "payment.succeeded":
+            return jsonify({"status": "ignored", "type": event["type"]}), 200
+        data = _load(PaymentDataSchema(), event["data"])
+        with get_db().Session.begin() as session:
+            if session.get(User, data["user_id"]) is None:
+                raise NotFound("no such user", code="unknown_user", status=422)
+        payload = {"event_id": event["id"], **data}
+        return submit_job("billing.topup", payload, owner_id=data["user_id"],
+                          idempotency_key=f"payment:{event['id']}")
