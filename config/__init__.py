@@ -12,7 +12,7 @@ from marshmallow.validate import OneOf, Range
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
-QUEUES = ("default", "billing", "sales", "imports", "llm")
+QUEUES = ("default", "billing", "sales", "imports", "llm", "maintenance")
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def cancel(session: Session, job_id: uuid.UUID, viewer: Principal) -> Job:
         ).rowcount
         if not asked:
             session.refresh(job)
-            raise Conflict(f"the job has already {job.status.value}", code="job_finished",
+            raise Conflict(f"the job is already {job.status.value}", code="job_finished",
                            details={"status": job.status.value})
         _event(session, job_id, job.attempts, "cancel_requested")
     session.refresh(job)

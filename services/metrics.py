@@ -33,9 +33,11 @@ def record_submitted(kind: str) -> None:
     JOBS_SUBMITTED.labels(kind).inc()
 
 
-def record_finished(kind: str, status: str, seconds: float) -> None:
+def record_finished(kind: str, status: str, seconds: float | None = None) -> None:
+    """A job reached a final status; `seconds` is its last attempt's run time, if it ran."""
     JOBS_FINISHED.labels(kind, status).inc()
-    JOB_DURATION.labels(kind).observe(seconds)
+    if seconds is not None:
+        JOB_DURATION.labels(kind).observe(seconds)
 
 
 def mark_process_dead(pid: int | None) -> None:

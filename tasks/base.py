@@ -56,6 +56,7 @@ class JobContext:
         self.db = db
         self.lease_seconds = lease_seconds
         self.cancel_event = threading.Event()
+        self.row_locked = False
         self._session: Session | None = None
 
     @property
@@ -85,6 +86,9 @@ class JobContext:
         """
         values = {"done": done, "total": total, "message": message and message[:500]}
         if self._session is not None:
+            # The job's row is now locked by this open transaction: the heartbeat thread would wait
+            # on it, so this job's lease is renewed here, with the work, from now on.
+            self.row_locked = True
             cancel = job_service.heartbeat(self._session, self.claim, self.lease_seconds, values)
         else:
             with self.db.Session.begin() as session:

@@ -46,7 +46,8 @@ class Heartbeats:
             with self._lock:
                 running = list(self._running.values())
             for ctx in running:
-                ctx.beat()
+                if not ctx.row_locked:
+                    ctx.beat()
 
 
 HEARTBEATS = Heartbeats()

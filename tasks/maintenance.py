@@ -13,6 +13,7 @@ from celery import shared_task
 
 from models.base import utcnow
 from services import jobs as job_service
+from services.metrics import record_finished
 from tasks import dispatch
 from tasks.base import AppContextTask
 from web.runtime import get_db, get_settings
@@ -51,12 +52,14 @@ def reap_leases() -> dict:
     with get_db().Session.begin() as session:
         requeued, failed = job_service.reap_expired_leases(session)
         requeued = [(job.id, job.kind) for job in requeued]
-        failed = len(failed)
+        failed = [(job.kind, job.status.value) for job in failed]
+    for kind, status in failed:
+        record_finished(kind, status)
     for job_id, kind in requeued:
         dispatch.publish(job_id, kind)
     if requeued or failed:
-        log.warning("lease reaper re-queued %d and failed %d jobs", len(requeued), failed)
-    return {"requeued": len(requeued), "failed": failed}
+        log.warning("lease reaper re-queued %d and ended %d jobs", len(requeued), len(failed))
+    return {"requeued": len(requeued), "failed": len(failed)}
 
 
 @shared_task(name="conveyor.maintenance.cleanup_jobs", base=AppContextTask)

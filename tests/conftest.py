@@ -64,6 +64,7 @@ os.environ.update(TEST_ENV)
 (TMP / "metrics").mkdir(exist_ok=True)
 
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from models import Base  # noqa: E402
@@ -126,14 +127,20 @@ def clean_state(app, db, celery_app):
     """Tests that need a worker share the database with it, so each test starts from empty tables."""
     _purge_broker(celery_app)
     yield
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
     _purge_broker(celery_app)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    for attempt in range(10):  # a job the test left behind may still be finishing in the worker
+        try:
+            with db.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in tables:
+                        conn.execute(text(f"DELETE FROM {table}"))
+            return
+        except OperationalError:
+            time.sleep(0.2)
+    raise RuntimeError("could not empty the test database")
 
 
 @pytest.fixture

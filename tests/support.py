@@ -49,9 +49,9 @@ def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
 class WorkerProcess:
     """A real `celery worker` in its own process group, so that it can be killed with SIGKILL."""
 
-    def __init__(self, env: dict, concurrency: int = 1):
+    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing"):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "default", "-c", str(concurrency),
+            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
              "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
             cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
 

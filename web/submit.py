@@ -48,21 +48,19 @@ def submit_job(kind: str, payload: dict, domain_writes: Callable[[Session, Job],
     headers = {"Location": url_for("jobs.JobById", job_id=job.id)}
     if wait:
         headers["Preference-Applied"] = f"wait={wait}"
-        job = wait_for(job.id, wait) or job
+        job = wait_for(job.id, wait)
     return job, (202 if created and not job.status.finished else 200), headers
 
 
-def wait_for(job_id: uuid.UUID, seconds: float) -> Job | None:
-    """Poll until the job finishes or time runs out; the finished job, or None."""
+def wait_for(job_id: uuid.UUID, seconds: float) -> Job:
+    """Poll until the job finishes or time runs out; the job as it is then."""
     db = get_db()
     deadline, pause = time.monotonic() + seconds, 0.005
     while True:
         with db.Session.begin() as session:
             status = job_service.status_of(session, job_id)
-            if status is None or status.finished:
+            if status.finished or time.monotonic() + pause > deadline:
                 return session.get(Job, job_id)
-        if time.monotonic() + pause > deadline:
-            return None
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
 

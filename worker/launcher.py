@@ -72,7 +72,7 @@ def demo_token() -> str:
 
 def main() -> None:
     os.chdir(ROOT)
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit()  # also loads .env into os.environ, without overriding it
     metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
     shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes from an earlier run
     os.makedirs(metrics_dir)
@@ -93,7 +93,9 @@ def main() -> None:
 """, flush=True)
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    sys.exit(subprocess.call([os.path.join(bin_dir, "honcho"), "start", "-p", str(port), *PROCESSES], env=env))
+    # `-e /dev/null`: honcho would load .env over the real environment; ours is loaded already.
+    sys.exit(subprocess.call([os.path.join(bin_dir, "honcho"), "start", "-e", os.devnull, "-p", str(port),
+                              *PROCESSES], env=env))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from models import JobStatus
 from schemas.common import ErrorEnvelopeSchema
 from schemas.jobs import JobEventPageSchema, JobListArgsSchema, JobPageSchema, JobSchema, PingSchema
 from services import jobs as job_service
+from services.metrics import record_finished
 from web.auth import current_principal, require_auth
 from web.runtime import get_db
 from web.submit import submit_job
@@ -87,4 +89,7 @@ class CancelJob(MethodView):
     def post(self, job_id):
         """Cancel a queued job at once, or ask a running one to stop at its next step."""
         with get_db().Session.begin() as session:
-            return job_service.cancel(session, job_id, current_principal())
+            job = job_service.cancel(session, job_id, current_principal())
+        if job.status == JobStatus.cancelled:
+            record_finished(job.kind, job.status.value)
+        return job
