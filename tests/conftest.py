@@ -68,7 +68,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from models import Base  # noqa: E402
-from tests.support import make_user  # noqa: E402
+from tests.support import WorkerProcess, make_user  # noqa: E402
 from web import create_app  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def clean_state(app, db, celery_app):
     yield
     _purge_broker(celery_app)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    for attempt in range(10):  # a job the test left behind may still be finishing in the worker
+    for _ in range(10):  # a job the test left behind may still be finishing in the worker
         try:
             with db.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
@@ -160,6 +160,20 @@ def worker(app, celery_app):
     with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
                       shutdown_timeout=30, loglevel="WARNING"):
         yield
+
+
+@pytest.fixture
+def worker_processes():
+    """Start real worker processes (`start(concurrency=1, queues=...)`); all stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(**options) -> WorkerProcess:
+        started.append(WorkerProcess(TEST_ENV, **options))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.stop()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -40,31 +42,31 @@ def reconcile(session: Session) -> list[dict]:
 
 def _holds(session: Session) -> list[dict]:
     """An open hold's reservations are pending; a resolved one's are voided and captured at most once."""
-    reserved = aliased(Transfer)
+    reservations = defaultdict(lambda: defaultdict(int))
+    for operation_id, status, n in session.execute(
+            select(Transfer.operation_id, Transfer.status, func.count())
+            .where(Transfer.kind == TransferKind.hold).group_by(Transfer.operation_id, Transfer.status)):
+        reservations[operation_id][status] = n
+    leg, capture = aliased(Transfer), aliased(Transfer)
+    captured = {hold_id: (int(total), n) for hold_id, total, n in session.execute(
+        select(leg.operation_id, func.sum(capture.amount), func.count(func.distinct(capture.operation_id)))
+        .join(leg, capture.reference_id == leg.id)
+        .where(capture.kind == TransferKind.charge, leg.kind == TransferKind.hold).group_by(leg.operation_id))}
     found = []
-    rows = session.execute(
-        select(LedgerOperation.id, LedgerOperation.state, LedgerOperation.amount,
-               func.count(reserved.id).filter(reserved.status == TransferStatus.pending),
-               func.count(reserved.id).filter(reserved.status == TransferStatus.posted),
-               select(func.coalesce(func.sum(Transfer.amount), 0))
-               .where(Transfer.reference_id.in_(select(reserved.id).where(reserved.operation_id == LedgerOperation.id)),
-                      Transfer.kind == TransferKind.charge).scalar_subquery(),
-               select(func.count(func.distinct(Transfer.operation_id)))
-               .where(Transfer.reference_id.in_(select(reserved.id).where(reserved.operation_id == LedgerOperation.id)),
-                      Transfer.kind == TransferKind.charge).scalar_subquery())
-        .join(reserved, reserved.operation_id == LedgerOperation.id)
-        .where(LedgerOperation.state.is_not(None)).group_by(LedgerOperation.id))
-    for hold_id, state, amount, pending, posted, captured, captures in rows:
+    for hold_id, state, amount in session.execute(
+            select(LedgerOperation.id, LedgerOperation.state, LedgerOperation.amount)
+            .where(LedgerOperation.state.is_not(None))):
+        legs, (taken, captures) = reservations[hold_id], captured.get(hold_id, (0, 0))
         problems = []
-        if posted:
+        if legs[TransferStatus.posted]:
             problems.append("a reservation was posted")
-        if state == HoldState.open and (captured or pending == 0):
+        if state == HoldState.open and (taken or not legs[TransferStatus.pending]):
             problems.append("open but already captured or released")
-        if state != HoldState.open and pending:
+        if state != HoldState.open and legs[TransferStatus.pending]:
             problems.append("resolved but still pending")
-        if state == HoldState.voided and captured:
+        if state == HoldState.voided and taken:
             problems.append("voided and captured")
-        if captures > 1 or captured > amount:
+        if captures > 1 or taken > amount:
             problems.append("captured more than once or more than held")
         if problems:
             found.append({"check": "hold_resolved_once", "hold_id": str(hold_id), "state": state.value,

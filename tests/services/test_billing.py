@@ -162,3 +162,18 @@ def test_any_sequence_of_operations_keeps_every_invariant(db, steps):
             assert billing.reconcile(session) == [], (n, op, amount)
             assert billing.wallet(session, user)["available"] >= 0
         session.rollback()
+
+
+def test_reconcile_finds_a_captured_hold_that_claims_to_be_open(session, user):
+    from sqlalchemy import update
+
+    from models import HoldState, LedgerOperation
+
+    billing.grant_signup_bonus(session, user, 100)
+    held = billing.hold(session, user, 10, key="h-1")
+    billing.capture(session, uuid.UUID(held["hold_id"]), 5)
+    session.execute(update(LedgerOperation).where(LedgerOperation.id == uuid.UUID(held["hold_id"]))
+                    .values(state=HoldState.open))
+    found = billing.reconcile(session)
+    assert [m["check"] for m in found] == ["hold_resolved_once"]
+    assert "open but already captured or released" in found[0]["problems"]

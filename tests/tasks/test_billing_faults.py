@@ -14,20 +14,7 @@ from services import billing
 from services.billing.signatures import sign
 from tasks.maintenance import reap_leases
 from tests.conftest import TEST_ENV
-from tests.support import WorkerProcess, wait_for_status
-
-
-@pytest.fixture
-def worker_processes():
-    started: list[WorkerProcess] = []
-
-    def start(concurrency: int = 1) -> WorkerProcess:
-        started.append(WorkerProcess(TEST_ENV, concurrency=concurrency, queues="billing"))
-        return started[-1]
-
-    yield start
-    for proc in started:
-        proc.stop()
+from tests.support import wait_for_status
 
 
 def register(client):
@@ -40,8 +27,8 @@ def test_200_one_credit_charges_against_150_credits_on_two_workers(app, db, clie
     with db.Session.begin() as s:
         billing.top_up(s, user_id, 50, event_id="seed")
     ids = [client.post("/api/v1/wallet/charges", json={"amount": 1}, headers=auth).json["id"] for _ in range(200)]
-    worker_processes(concurrency=2)
-    worker_processes(concurrency=2)
+    worker_processes(concurrency=2, queues="billing")
+    worker_processes(concurrency=2, queues="billing")
     jobs = [wait_for_status(app, job_id, timeout=120) for job_id in ids]
 
     succeeded = [j for j in jobs if j.status == JobStatus.succeeded]
@@ -72,7 +59,7 @@ def test_the_same_webhook_event_sent_concurrently_credits_once(app, db, client, 
         t.join()
     assert sorted(a.status_code for a in answers) == [200] * 5 + [202]
     assert len({a.json["id"] for a in answers}) == 1
-    worker_processes()
+    worker_processes(queues="billing")
     wait_for_status(app, answers[0].json["id"], timeout=30)
     assert client.get("/api/v1/wallet", headers=auth).json["purchased"] == 70
     with db.Session.begin() as s:
@@ -88,7 +75,7 @@ def test_a_worker_killed_in_the_middle_of_a_charge_charges_exactly_once(app, db,
     blocker.begin()
     # Reads still pass, row locks wait: the charge gets as far as locking the wallet, and stops there.
     blocker.execute(text("LOCK TABLE accounts IN EXCLUSIVE MODE"))
-    victim = worker_processes()
+    victim = worker_processes(queues="billing")
     job_id = client.post("/api/v1/wallet/charges", json={"amount": 30}, headers=auth).json["id"]
     wait_for_status(app, job_id, {"running"}, timeout=30)
     time.sleep(0.5)
@@ -99,7 +86,7 @@ def test_a_worker_killed_in_the_middle_of_a_charge_charges_exactly_once(app, db,
     time.sleep(3.5)  # the 3 s lease runs out
     with app.app_context():
         assert reap_leases()["requeued"] == 1
-    worker_processes()
+    worker_processes(queues="billing")
     job = wait_for_status(app, job_id, timeout=30)
     assert job.status == JobStatus.succeeded and job.attempts == 2
     assert client.get("/api/v1/wallet", headers=auth).json["balance"] == 70

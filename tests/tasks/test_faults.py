@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from models import JobStatus
 from services import jobs as job_service
 from tasks.maintenance import dispatch_outbox, reap_leases
 from tests.conftest import TEST_ENV
-from tests.support import TcpProxy, WorkerProcess, load_job, wait_for_status
+from tests.support import TcpProxy, load_job, wait_for_status
 
 
 def events(app, job_id) -> list[tuple[int, str]]:
     with app.extensions["conveyor.db"].Session.begin() as s:
         return [(e.attempt, e.event) for e in job_service.events_of(s, job_id)]
-
-
-@pytest.fixture
-def worker_processes():
-    started: list[WorkerProcess] = []
-
-    def start() -> WorkerProcess:
-        started.append(WorkerProcess(TEST_ENV))
-        return started[-1]
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def test_a_job_whose_worker_is_killed_mid_run_finishes_exactly_once(app, client, auth, worker_processes):
