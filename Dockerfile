@@ -39,7 +39,7 @@ COPY alembic.ini Procfile ./
 # var/metrics exists in the image so that a named volume mounted there starts owned by the app user.
 RUN pip install . \
  && rm -rf build conveyor.egg-info \
- && mkdir -p var/metrics \
+ && mkdir -p var/metrics var/state \
  && chown -R conveyor:conveyor var
 
 USER conveyor
