@@ -12,6 +12,7 @@ from marshmallow.validate import OneOf, Range
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 QUEUES = ("default", "billing", "sales", "imports", "llm", "maintenance")
 
 
@@ -71,6 +72,10 @@ def _read(env: Env) -> Settings:
     secret_key = env.str("SECRET_KEY") if production else env.str("SECRET_KEY", DEV_SECRET_KEY)
     if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
         raise EnvError("SECRET_KEY must be set to at least 32 characters outside development")
+    webhook_secret = (env.str("PAYMENT_WEBHOOK_SECRET") if production
+                      else env.str("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET))
+    if production and (webhook_secret == DEV_WEBHOOK_SECRET or len(webhook_secret) < 16):
+        raise EnvError("PAYMENT_WEBHOOK_SECRET must be set to at least 16 characters outside development")
     positive, non_negative = Range(min=1), Range(min=0)
     return Settings(
         env=app_env,
@@ -92,8 +97,7 @@ def _read(env: Env) -> Settings:
         worker_concurrency=env.int("WORKER_CONCURRENCY", 2, validate=positive),
         flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
         signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
-        payment_webhook_secret=(env.str("PAYMENT_WEBHOOK_SECRET") if production
-                                else env.str("PAYMENT_WEBHOOK_SECRET", "dev-webhook-secret")),
+        payment_webhook_secret=webhook_secret,
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
     )

@@ -54,7 +54,7 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("owner_id", "kind"),
-        # The last line of defence; the conditional UPDATEs in services/ledger.py keep it from firing.
+        # The last line of defence; the conditional UPDATEs in services/billing/ledger.py keep it from firing.
         CheckConstraint("owner_id IS NULL OR balance - pending >= 0", name="user_not_overdrawn"),
         CheckConstraint("pending >= 0", name="pending_not_negative"),
     )

@@ -74,6 +74,6 @@ class PaymentEventSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(1, 255))
+    id = fields.String(required=True, validate=validate.Length(1, 200))
     type = fields.String(required=True, validate=validate.Length(1, 100))
     data = fields.Dict(required=True, metadata={"description": 'for "payment.succeeded": {"user_id", "amount"}'})

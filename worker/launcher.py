@@ -15,6 +15,8 @@ import sys
 import time
 from urllib.parse import urlparse
 
+from dotenv import load_dotenv
+
 from config import ROOT, load_settings_or_exit
 
 PROCESSES = ["web", "worker", "beat", "flower"]
@@ -72,7 +74,9 @@ def demo_token() -> str:
 
 def main() -> None:
     os.chdir(ROOT)
-    settings = load_settings_or_exit()  # also loads .env into os.environ, without overriding it
+    # .env fills in what the real environment leaves unset, for every process honcho starts.
+    load_dotenv(ROOT / ".env", override=False)
+    settings = load_settings_or_exit()
     metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
     shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes from an earlier run
     os.makedirs(metrics_dir)

@@ -57,8 +57,12 @@ def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[Ledge
 
 def capture(session: Session, hold_id: uuid.UUID, actual: int) -> dict:
     """Post the actual usage (at most the held amount) and release the rest."""
-    operation, done = begin_operation(session, key=f"capture:{hold_id}", kind=TransferKind.charge,
-                                      amount=actual, params={"hold_id": str(hold_id), "actual": actual})
+    try:
+        operation, done = begin_operation(session, key=f"capture:{hold_id}", kind=TransferKind.charge,
+                                          amount=actual, params={"hold_id": str(hold_id), "actual": actual})
+    except Conflict as exc:  # captured before, with another amount
+        raise Conflict("the hold is already captured", code="hold_already_resolved",
+                       details={"state": HoldState.captured.value}) from exc
     if done:
         return operation.result
     hold_op, reservations = _resolve(session, hold_id, HoldState.captured)

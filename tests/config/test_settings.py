@@ -19,9 +19,13 @@ def start_with(env: dict) -> subprocess.CompletedProcess:
     ({"JOB_LEASE_SECONDS": "soon"}, "JOB_LEASE_SECONDS"),
     ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
     ({"BROKER_URL": "kafka://x"}, "BROKER_URL"),
-    ({"CONVEYOR_ENV": "production", "FLOWER_BASIC_AUTH": "a:b"}, "SECRET_KEY"),
-    ({"CONVEYOR_ENV": "production", "SECRET_KEY": "short", "FLOWER_BASIC_AUTH": "a:b"}, "SECRET_KEY"),
+    ({"CONVEYOR_ENV": "production", "FLOWER_BASIC_AUTH": "a:b", "PAYMENT_WEBHOOK_SECRET": "w" * 16}, "SECRET_KEY"),
+    ({"CONVEYOR_ENV": "production", "SECRET_KEY": "short", "FLOWER_BASIC_AUTH": "a:b",
+      "PAYMENT_WEBHOOK_SECRET": "w" * 16}, "SECRET_KEY"),
     ({"MAX_WAIT_SECONDS": "31"}, "MAX_WAIT_SECONDS"),
+    ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b"}, "PAYMENT_WEBHOOK_SECRET"),
+    ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b",
+      "PAYMENT_WEBHOOK_SECRET": "dev-webhook-secret"}, "PAYMENT_WEBHOOK_SECRET"),
 ])
 def test_a_bad_variable_stops_start_up_naming_it(env, named, tmp_path):
     result = start_with({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **env})

@@ -63,6 +63,9 @@ def test_hold_capture_posts_the_actual_and_releases_the_rest(session, user):
     assert captured["captured"] == 25 and captured["released"] == 35
     assert billing.wallet(session, user)["available"] == 75
     assert billing.capture(session, uuid.UUID(held["hold_id"]), 25) == captured  # idempotent
+    with pytest.raises(Conflict) as other_amount:
+        billing.capture(session, uuid.UUID(held["hold_id"]), 26)
+    assert other_amount.value.code == "hold_already_resolved"
     with pytest.raises(DomainError) as again:
         billing.void(session, uuid.UUID(held["hold_id"]))
     assert again.value.code == "hold_already_resolved"

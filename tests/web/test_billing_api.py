@@ -85,6 +85,23 @@ def test_a_badly_signed_webhook_writes_nothing(app, client, db, tamper):
     assert client.get("/api/v1/jobs", headers=auth).json["items"] == []
 
 
+def test_a_client_cannot_take_a_payment_events_idempotency_key(app, client):
+    user_id, auth = register(client)
+    for key in ("payment event evt_squat", "payment:evt_squat"):
+        answer = client.post("/api/v1/jobs/ping", json={}, headers={**auth, "Idempotency-Key": key})
+        assert answer.status_code in (202, 400)
+    event = {"id": "evt_squat", "type": "payment.succeeded", "data": {"user_id": user_id, "amount": 9}}
+    assert webhook(client, app, event).status_code == 202
+
+
+def test_a_webhook_body_that_is_not_json_is_400(app, client):
+    secret = app.extensions["conveyor.settings"].payment_webhook_secret
+    body = b'{"id": "evt_1", '
+    answer = client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json",
+                                                      "Conveyor-Signature": sign(secret, body, int(time.time()))})
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "malformed_json"
+
+
 def test_webhook_events_we_do_not_handle_are_acknowledged_and_ignored(app, client):
     answer = webhook(client, app, {"id": "evt_x", "type": "payment.refunded", "data": {}})
     assert answer.status_code == 200 and answer.json["status"] == "ignored"

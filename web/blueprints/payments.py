@@ -11,7 +11,7 @@ from models import User
 from schemas.billing import PaymentDataSchema, PaymentEventSchema
 from schemas.jobs import JobSchema
 from services.billing import signatures
-from services.errors import DomainError, NotFound
+from services.errors import DomainError, InvalidInput, NotFound
 from web.runtime import get_db, get_settings
 from web.submit import submit_job
 
@@ -34,7 +34,10 @@ class Payments(MethodView):
         """Enqueue a top-up of the user's purchased credits; each event id credits once."""
         body = request.get_data(cache=True)
         signatures.verify(get_settings().payment_webhook_secret, request.headers.get("Conveyor-Signature"), body)
-        event = _load(PaymentEventSchema(), request.get_json())
+        event = request.get_json(silent=True)
+        if event is None:
+            raise InvalidInput("the request body is not valid JSON", code="malformed_json")
+        event = _load(PaymentEventSchema(), event)
         if event["type"] != "payment.succeeded":
             return jsonify({"status": "ignored", "type": event["type"]}), 200
         data = _load(PaymentDataSchema(), event["data"])
@@ -42,5 +45,6 @@ class Payments(MethodView):
             if session.get(User, data["user_id"]) is None:
                 raise NotFound("no such user", code="unknown_user", status=422)
         payload = {"event_id": event["id"], **data}
+        # The space keeps this key out of clients' reach: their Idempotency-Keys may not contain one.
         return submit_job("billing.topup", payload, owner_id=data["user_id"],
-                          idempotency_key=f"payment:{event['id']}")
+                          idempotency_key=f"payment event {event['id']}")
