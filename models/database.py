@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -17,6 +17,16 @@ class Database:
     def dispose_after_fork(self) -> None:
         """A forked child must not reuse its parent's sockets (Superset's worker does the same)."""
         self.engine.dispose(close=False)
+
+
+def skip_flush_wait(session: Session) -> None:
+    """PostgreSQL: let this transaction's commit return before its WAL reaches the disk.
+
+    Only for writes whose loss in a crash is harmless, such as a job's claim or lease: a later
+    durable commit flushes them first, and a lost claim only means the job runs again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _configure_sqlite(engine: Engine) -> None:

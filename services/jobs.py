@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,8 +43,13 @@ def fingerprint(kind: str, payload: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_INSERT_EVENT = insert(JobEvent.__table__)
+
+
 def _event(session: Session, job_id: uuid.UUID, attempt: int, event: str, detail: str | None = None) -> None:
-    session.add(JobEvent(job_id=job_id, attempt=attempt, event=event, detail=detail and detail[:500]))
+    # A plain INSERT: no identity to track, so no unit-of-work flush on the hot path.
+    session.connection().execute(_INSERT_EVENT, {"job_id": job_id, "attempt": attempt, "event": event,
+                                                 "at": utcnow(), "detail": detail and detail[:500]})
 
 
 def submit(session: Session, *, kind: str, owner_id: int, queue: str, payload: dict, max_attempts: int,
@@ -140,35 +145,47 @@ def cancel(session: Session, job_id: uuid.UUID, viewer: Principal) -> Job:
     return job
 
 
+# The worker's hot path runs these for every job: built once, with bind parameters, as Core
+# statements (no expression building, no ORM bookkeeping per call).
+_jobs = Job.__table__
+_running = _jobs.c.status == JobStatus.running
+_CLAIM = (
+    update(_jobs)
+    .where(_jobs.c.id == bindparam("b_id"), _jobs.c.cancel_requested.is_(False),
+           or_(_jobs.c.status == JobStatus.queued, and_(_running, _jobs.c.lease_expires_at < bindparam("b_now"))))
+    .values(status=JobStatus.running, attempts=_jobs.c.attempts + 1, worker=bindparam("b_worker"),
+            lease_expires_at=bindparam("b_lease"), started_at=bindparam("b_now"))
+    .returning(_jobs.c.attempts, _jobs.c.max_attempts, _jobs.c.kind, _jobs.c.owner_id, _jobs.c.payload))
+_FENCED = update(_jobs).where(_jobs.c.id == bindparam("b_id"), _running, _jobs.c.attempts == bindparam("b_attempt"))
+_RENEW = _FENCED.values(lease_expires_at=bindparam("b_lease")).returning(_jobs.c.cancel_requested)
+_RENEW_WITH_PROGRESS = _FENCED.values(
+    lease_expires_at=bindparam("b_lease"), progress_done=bindparam("b_done"), progress_total=bindparam("b_total"),
+    progress_message=bindparam("b_message")).returning(_jobs.c.cancel_requested)
+_FINISH = _FENCED.values(status=bindparam("b_status"), result=bindparam("b_result"), error=bindparam("b_error"),
+                         finished_at=bindparam("b_now"), lease_expires_at=None)
+
+
 def claim(session: Session, job_id: uuid.UUID, *, lease_seconds: int, worker: str) -> Claim | None:
     """Take a queued job (or a running one whose lease ran out) for one attempt; None if not ours."""
     now = utcnow()
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.cancel_requested.is_(False),
-               or_(Job.status == JobStatus.queued,
-                   and_(Job.status == JobStatus.running, Job.lease_expires_at < now)))
-        .values(status=JobStatus.running, attempts=Job.attempts + 1, worker=worker,
-                lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now)
-        .returning(Job.attempts, Job.max_attempts, Job.kind, Job.owner_id, Job.payload)
-    ).one_or_none()
+    row = session.connection().execute(_CLAIM, {"b_id": job_id, "b_now": now, "b_worker": worker,
+                                                "b_lease": now + timedelta(seconds=lease_seconds)}).one_or_none()
     if row is None:
         return None
     _event(session, job_id, row.attempts, "running", worker)
     return Claim(job_id, row.attempts, row.max_attempts, row.kind, row.owner_id, row.payload)
 
 
-def _fenced(claim: Claim):
-    return update(Job).where(Job.id == claim.job_id, Job.status == JobStatus.running,
-                             Job.attempts == claim.attempt)
+def _fence(claim: Claim) -> dict:
+    return {"b_id": claim.job_id, "b_attempt": claim.attempt}
 
 
 def heartbeat(session: Session, claim: Claim, lease_seconds: int, progress: dict | None = None) -> bool:
     """Renew the lease (and record progress); returns whether a cancel was asked for."""
-    values = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
+    params = {**_fence(claim), "b_lease": utcnow() + timedelta(seconds=lease_seconds)}
     if progress:
-        values.update({f"progress_{k}": v for k, v in progress.items()})
-    row = session.execute(_fenced(claim).values(**values).returning(Job.cancel_requested)).one_or_none()
+        params.update({f"b_{k}": v for k, v in progress.items()})
+    row = session.connection().execute(_RENEW_WITH_PROGRESS if progress else _RENEW, params).one_or_none()
     if row is None:
         raise LeaseLost(str(claim.job_id))
     return row.cancel_requested
@@ -178,10 +195,8 @@ def finish(session: Session, claim: Claim, status: JobStatus, *, result: dict | 
            error: dict | None = None) -> None:
     """Write the final status; in the same transaction as the job's domain writes."""
     assert status in FINISHED
-    done = session.execute(
-        _fenced(claim).values(status=status, result=result, error=error, finished_at=utcnow(),
-                              lease_expires_at=None)
-    ).rowcount
+    done = session.connection().execute(_FINISH, {**_fence(claim), "b_status": status, "b_result": result,
+                                                  "b_error": error, "b_now": utcnow()}).rowcount
     if not done:
         raise LeaseLost(str(claim.job_id))
     _event(session, claim.job_id, claim.attempt, status.value, error and error.get("code"))
@@ -190,11 +205,9 @@ def finish(session: Session, claim: Claim, status: JobStatus, *, result: dict | 
 def schedule_retry(session: Session, claim: Claim, delay_seconds: float, error: dict) -> None:
     """Put the job back in the queue, not to run again before the backoff has passed."""
     now = utcnow()
-    done = session.execute(
-        _fenced(claim).values(status=JobStatus.queued, error=error, lease_expires_at=None, worker=None,
-                              available_at=now + timedelta(seconds=delay_seconds), dispatched_at=now)
-    ).rowcount
-    if not done:
+    retry = _FENCED.values(status=JobStatus.queued, error=error, lease_expires_at=None, worker=None,
+                           available_at=now + timedelta(seconds=delay_seconds), dispatched_at=now)
+    if not session.connection().execute(retry, _fence(claim)).rowcount:
         raise LeaseLost(str(claim.job_id))
     _event(session, claim.job_id, claim.attempt, "retry", error.get("code"))
 

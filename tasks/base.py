@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from config.logging import job_context
 from models import JobStatus
+from models.database import skip_flush_wait
 from services import jobs as job_service
 from services.errors import DomainError, TransientError
 from services.metrics import record_finished
@@ -137,6 +138,7 @@ class JobTask(AppContextTask):
         ident = uuid.UUID(job_id)
         with job_context(job_id):
             with db.Session.begin() as session:
+                skip_flush_wait(session)
                 claim = job_service.claim(session, ident, lease_seconds=settings.job_lease_seconds,
                                           worker=self.request.hostname or "worker")
             if claim is None:

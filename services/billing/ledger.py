@@ -15,10 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind, TransferStatus
+from models.base import utcnow
 from services.errors import Conflict, DomainError
 
 USER_KINDS = (AccountKind.granted, AccountKind.purchased)
@@ -51,16 +54,17 @@ def system_account(session: Session, name: str) -> Account:
 def user_accounts(session: Session, user_id: int, *, lock: bool = False) -> dict[AccountKind, Account]:
     """The user's granted and purchased accounts, opened on first use; locked (in id order) if asked."""
     stmt = select(Account).where(Account.owner_id == user_id).order_by(Account.id)
-    accounts = {a.kind: a for a in session.scalars(stmt)}
-    for kind in USER_KINDS:
-        if kind not in accounts:
-            accounts[kind] = _create(session, Account(owner_id=user_id, kind=kind, balance=0, pending=0),
-                                     select(Account).where(Account.owner_id == user_id, Account.kind == kind))
     if lock:
         # populate_existing: the locked read must refresh what an earlier read left in the session.
-        locked = session.scalars(stmt.with_for_update().execution_options(populate_existing=True))
-        accounts = {a.kind: a for a in locked}
-    return accounts
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    accounts = {a.kind: a for a in session.scalars(stmt)}
+    missing = [kind for kind in USER_KINDS if kind not in accounts]
+    if not missing:
+        return accounts
+    for kind in missing:
+        _create(session, Account(owner_id=user_id, kind=kind, balance=0, pending=0),
+                select(Account).where(Account.owner_id == user_id, Account.kind == kind))
+    return {a.kind: a for a in session.scalars(stmt)}
 
 
 def _create(session: Session, account: Account, lookup) -> Account:
@@ -81,16 +85,20 @@ def begin_operation(session: Session, *, key: str, kind: TransferKind, params: d
     The same key with the same parameters finds the first operation; with others it is refused.
     """
     digest = hashlib.sha256(json.dumps([kind.value, params], sort_keys=True, default=str).encode()).hexdigest()
+    values = {"id": uuid.uuid4(), "idempotency_key": key, "kind": kind, "fingerprint": digest, "user_id": user_id,
+              "job_id": job_id, "amount": amount, "result": {}, "created_at": utcnow(), "state": None,
+              "expires_at": None, "resolved_at": None, **columns}
+    # One round trip in the usual case: the insert either lands or meets the first operation.
+    upsert = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)
+    inserted = session.execute(upsert(LedgerOperation.__table__).values(**values)
+                               .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                               .returning(LedgerOperation.id)).first()
+    if inserted:
+        operation = LedgerOperation(**values)
+        make_transient_to_detached(operation)  # the row exists: track it without reading it back
+        session.add(operation)
+        return operation, False
     existing = session.scalar(select(LedgerOperation).where(LedgerOperation.idempotency_key == key))
-    if existing is None:
-        operation = LedgerOperation(id=uuid.uuid4(), idempotency_key=key, kind=kind, fingerprint=digest,
-                                    user_id=user_id, job_id=job_id, amount=amount, result={}, **columns)
-        try:
-            with session.begin_nested():
-                session.add(operation)
-            return operation, False
-        except IntegrityError:
-            existing = session.scalar(select(LedgerOperation).where(LedgerOperation.idempotency_key == key))
     if existing.fingerprint != digest:
         raise Conflict("this idempotency key was used for another operation", code="idempotency_key_reused",
                        details={"operation_id": str(existing.id)})
