@@ -67,15 +67,16 @@ def submit(session: Session, *, kind: str, owner_id: int, queue: str, payload: d
     job = Job(kind=kind, owner_id=owner_id, queue=queue, payload=payload, max_attempts=max_attempts,
               idempotency_key=idempotency_key, request_fingerprint=digest, status=JobStatus.queued,
               created_at=now, available_at=now, dispatched_at=now)
-    try:
-        # A savepoint, so a concurrent twin's insert costs only this statement, not the transaction.
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        existing = _by_key(session, owner_id, idempotency_key) if idempotency_key else None
-        if existing is None:
-            raise
-        return _same_request(existing, digest), False
+    if idempotency_key is None:
+        session.add(job)
+        session.flush()
+    else:
+        try:
+            # A savepoint, so a concurrent twin's insert costs only this statement, not the transaction.
+            with session.begin_nested():
+                session.add(job)
+        except IntegrityError:
+            return _same_request(_by_key(session, owner_id, idempotency_key), digest), False
     _event(session, job.id, 0, "queued")
     return job, True
 

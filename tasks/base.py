@@ -13,10 +13,12 @@ import random
 import threading
 import time
 import uuid
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from celery import Task, shared_task
 from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -51,10 +53,11 @@ class AppContextTask(Task):
 class JobContext:
     """What a job's function gets: its payload, progress reporting, cancellation, and its session."""
 
-    def __init__(self, claim: job_service.Claim, db, lease_seconds: int):
+    def __init__(self, claim: job_service.Claim, db, lease_seconds: int, connection: Connection):
         self.claim = claim
         self.payload = claim.payload
         self.db = db
+        self.connection = connection  # the job's own: its claim, its work and its end share it
         self.lease_seconds = lease_seconds
         self.cancel_event = threading.Event()
         self.row_locked = False
@@ -76,9 +79,15 @@ class JobContext:
     def session(self) -> Session:
         """The transaction the job's domain writes share with its final status; opened on first use."""
         if self._session is None:
-            self._session = self.db.Session()
+            self._session = self.db.Session(bind=self.connection)
             self._session.begin()
         return self._session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A short transaction of its own on the job's connection (not while the session is open)."""
+        with self.db.Session(bind=self.connection) as session, session.begin():
+            yield session
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
         """Record progress and renew the lease; stops the job here if a cancel was asked for.
@@ -92,7 +101,7 @@ class JobContext:
             self.row_locked = True
             cancel = job_service.heartbeat(self._session, self.claim, self.lease_seconds, values)
         else:
-            with self.db.Session.begin() as session:
+            with self.transaction() as session:
                 cancel = job_service.heartbeat(session, self.claim, self.lease_seconds, values)
         if cancel:
             self.cancel_event.set()
@@ -108,7 +117,7 @@ class JobContext:
             raise JobCancelled()
 
     def beat(self) -> None:
-        """Renew the lease on a connection of its own (called by the process's heartbeat thread)."""
+        """Renew the lease on a pooled connection (the heartbeat thread's, never the job's)."""
         try:
             with self.db.Session.begin() as session:
                 if job_service.heartbeat(session, self.claim, self.lease_seconds):
@@ -136,19 +145,20 @@ class JobTask(AppContextTask):
     def run_job(self, job_id: str) -> None:
         settings, db = get_settings(), get_db()
         ident = uuid.UUID(job_id)
-        with job_context(job_id):
-            with db.Session.begin() as session:
+        # One connection for the whole job: one checkout (and pre-ping) instead of one per transaction.
+        with job_context(job_id), db.engine.connect() as connection:
+            with db.Session(bind=connection) as session, session.begin():
                 skip_flush_wait(session)
                 claim = job_service.claim(session, ident, lease_seconds=settings.job_lease_seconds,
                                           worker=self.request.hostname or "worker")
             if claim is None:
                 log.info("job already claimed or finished; message dropped")
                 return
+            ctx = JobContext(claim, db, settings.job_lease_seconds, connection)
             if claim.attempt > claim.max_attempts:
-                self._finish_alone(claim, JobStatus.failed, error=_error(
+                self._finish_alone(ctx, JobStatus.failed, error=_error(
                     "max_attempts_exceeded", "the job ran out of attempts", {"attempts": claim.max_attempts}))
                 return
-            ctx = JobContext(claim, db, settings.job_lease_seconds)
             started = time.monotonic()
             status = self._run(ctx)
             if status is not None:
@@ -167,26 +177,26 @@ class JobTask(AppContextTask):
                 return None
             except JobCancelled:
                 ctx.close()
-                return self._finish_alone(claim, JobStatus.cancelled,
+                return self._finish_alone(ctx, JobStatus.cancelled,
                                           error=_error("cancelled", "cancelled while running"))
             except DomainError as exc:
                 ctx.close()
-                return self._finish_alone(claim, JobStatus.failed, error=exc.as_dict())
+                return self._finish_alone(ctx, JobStatus.failed, error=exc.as_dict())
             except TRANSIENT as exc:
                 ctx.close()
-                return self._retry_or_fail(claim, exc)
+                return self._retry_or_fail(ctx, exc)
             except Exception as exc:
                 log.exception("job failed unexpectedly")
                 ctx.close()
-                return self._finish_alone(claim, JobStatus.failed, error=_error(
+                return self._finish_alone(ctx, JobStatus.failed, error=_error(
                     "internal_error", "the job failed unexpectedly", {"type": type(exc).__name__}))
             finally:
                 ctx.close()
 
-    def _finish_alone(self, claim, status: JobStatus, *, error: dict) -> JobStatus | None:
+    def _finish_alone(self, ctx: JobContext, status: JobStatus, *, error: dict) -> JobStatus | None:
         try:
-            with get_db().Session.begin() as session:
-                job_service.finish(session, claim, status, error=error)
+            with ctx.transaction() as session:
+                job_service.finish(session, ctx.claim, status, error=error)
             return status
         except job_service.LeaseLost:
             log.warning("lease lost before the job could be marked %s", status.value)
@@ -194,14 +204,15 @@ class JobTask(AppContextTask):
             log.warning("could not record the job's end; the lease reaper will take it", exc_info=True)
         return None
 
-    def _retry_or_fail(self, claim, exc: Exception) -> JobStatus | None:
+    def _retry_or_fail(self, ctx: JobContext, exc: Exception) -> JobStatus | None:
+        claim = ctx.claim
         code = getattr(exc, "code", None) if isinstance(exc, TransientError) else "transient_error"
         error = _error(code, str(exc)[:500] or type(exc).__name__, {"attempt": claim.attempt})
         if claim.attempt >= claim.max_attempts:
-            return self._finish_alone(claim, JobStatus.failed, error=error)
+            return self._finish_alone(ctx, JobStatus.failed, error=error)
         delay = backoff(claim.attempt, get_settings())
         try:
-            with get_db().Session.begin() as session:
+            with ctx.transaction() as session:
                 job_service.schedule_retry(session, claim, delay, error)
         except job_service.LeaseLost:
             return None
@@ -210,7 +221,7 @@ class JobTask(AppContextTask):
             return None
         log.info("transient failure, retrying in %.1fs", delay, extra={"error": error})
         if not dispatch.publish(claim.job_id, claim.kind, countdown=delay):
-            with get_db().Session.begin() as session:
+            with ctx.transaction() as session:
                 job_service.mark_undispatched(session, claim.job_id)
         return None
 
