@@ -28,6 +28,7 @@ bench: install
 	$(PY) bench/submission.py
 	$(PY) bench/processing.py
 	$(PY) bench/roundtrip.py
+	$(PY) bench/billing.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,701 @@
+#!/usr/bin/env python
+"""Billing throughput: `billing.charge` jobs through the real job machinery vs. the bare SQL they rest on.
+
+Measured in one run, against a dedicated PostgreSQL database (conveyor_bench_billing, dropped and
+re-created) and Redis db 10 (flushed):
+
+  raw     the ledger's conditional UPDATE alone (`UPDATE accounts SET balance = balance - 1 WHERE id = :id
+          AND balance - pending >= 1`), autocommit, by as many psycopg client processes as the worker has
+          pool processes (2), N times in total on ONE hot account row. Run before and after the job
+          phases; the higher figure is the baseline (the ratio is the harder to meet).
+  hot     N charge jobs of 1 credit for ONE user: job rows made with services.jobs.submit, messages
+          published before the worker starts, then ONE `celery -A worker.app worker -Q billing -c 2`;
+          timed from the first claim to the last finish (jobs.started_at / finished_at), so the worker's
+          boot is not counted (the wall time including it is printed too).
+  spread  the same, with the N charges spread round-robin over 1,000 users' wallets.
+
+Two context rows (min(N, 2000) each; --no-floors skips them) split the gap: the same worker running
+Celery's built-in no-op task `celery.accumulate` (Celery's own floor: no job row, no database), and
+no-op `ping` jobs (the job machinery's floor: claim and finish, no billing). For every phase it also
+prints the CPU cores used by the worker / PostgreSQL / Redis / anything else on the machine (a busy
+machine makes the figures noisy: see "other"), and what the measured database sessions were doing
+(pg_stat_activity sampled every 50 ms: running, waiting on a row lock and where, idle in a
+transaction waiting for Python, ...).
+
+Every job phase is checked: all jobs succeeded, each wallet went down by exactly what was charged,
+N charge transfers exist, and services.billing.reconcile() finds nothing. The raw UPDATEs bypass the
+ledger, so the raw phase gives its account the credits back afterwards.
+
+Users are made with services.auth.create_user and funded with services.billing.top_up; all but the
+hot wallet's user with a minimal argon2 hasher swapped in (a real hash takes ~0.2 s each).
+
+    .venv/bin/python bench/billing.py            # N=5000
+    .venv/bin/python bench/billing.py --quick    # N=1000
+    .venv/bin/python bench/billing.py -n 2000 --py-spy /tmp/prof   # also record the worker (slower)
+
+It starts and stops its own worker processes (each in its own process group, killed on exit, error,
+Ctrl-C, SIGTERM and its own time limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import collections
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+DB_NAME = "conveyor_bench_billing"
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PG_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME} application_name=conveyor-bench"
+RAW_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME} application_name=conveyor-bench-raw"
+DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+BROKER_URL = "redis://127.0.0.1:6379/10"
+CONCURRENCY = 2
+SPREAD_USERS = 1000
+GOAL = 0.3
+TMP = Path(tempfile.mkdtemp(prefix="conveyor-bench-billing-"))
+
+# The project reads these at import time (settings; prometheus_client's multiprocess directory).
+BENCH_ENV = {"DATABASE_URL": DATABASE_URL, "BROKER_URL": BROKER_URL, "CONVEYOR_ENV": "test",
+             "LOG_LEVEL": "WARNING", "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics-bench")}
+os.environ.update(BENCH_ENV)
+Path(BENCH_ENV["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg
+import redis
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Child processes: own process group each; always killed.
+# --------------------------------------------------------------------------------------------
+
+CHILDREN: list[subprocess.Popen] = []
+KEEP_LOGS = {"keep": False}
+
+
+def spawn(name: str, argv: list[str], env: dict) -> subprocess.Popen:
+    with open(TMP / f"{name}.log", "ab") as logf:
+        proc = subprocess.Popen(argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc.bench_name = name
+    CHILDREN.append(proc)
+    return proc
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        _killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    _killpg(proc.pid, signal.SIGKILL)  # pool children may outlive their parent
+    try:
+        proc.wait(2)
+    except subprocess.TimeoutExpired:
+        pass
+    if proc in CHILDREN:
+        CHILDREN.remove(proc)
+
+
+def log_tail(name: str, lines: int = 40) -> str:
+    path = TMP / f"{name}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def _cleanup() -> None:
+    for proc in list(reversed(CHILDREN)):
+        stop(proc, timeout=5)
+    if KEEP_LOGS["keep"]:
+        log(f"logs kept in {TMP}")
+    else:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+class BenchTimeout(Exception):
+    pass
+
+
+atexit.register(_cleanup)
+
+
+def install_guards(limit_seconds: int) -> None:
+
+    def _on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    def _on_interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    def _on_alarm(_signum, _frame):
+        raise BenchTimeout(f"the benchmark ran over its {limit_seconds} s limit")
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(limit_seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# Machine state
+# --------------------------------------------------------------------------------------------
+
+def _cpu() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    b0, t0 = _cpu()
+    time.sleep(seconds)
+    b1, t1 = _cpu()
+    return (b1 - b0) / max(1, t1 - t0)
+
+
+def wait_for_quiet(limit: float = 0.15, max_wait: float = 30.0) -> float:
+    """Wait (a little) for other work on the machine to calm down; returns the last busy fraction."""
+    deadline = time.monotonic() + max_wait
+    busy = machine_busy(0.5)
+    while busy > limit and time.monotonic() < deadline:
+        busy = machine_busy(0.5)
+    if busy > limit:
+        log(f"warning: the machine is {busy:.0%} busy without us; figures will be noisy")
+    return busy
+
+
+# --------------------------------------------------------------------------------------------
+# Database and broker
+# --------------------------------------------------------------------------------------------
+
+def reset_stores() -> None:
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                     "AND pid <> pg_backend_pid()", (DB_NAME,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    env = {**os.environ, **BENCH_ENV}
+    subprocess.run([str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=str(ROOT), env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class Project:
+    """The project's own code, imported after the environment above is set."""
+
+    def __init__(self):
+        from celery import Celery
+
+        from config import load_settings
+        from models import Account, AccountKind, Transfer, TransferKind
+        from models.database import make_database
+        from services import auth, billing, jobs
+        from worker.settings import celery_config
+
+        self.settings = load_settings()
+        self.db = make_database(self.settings.database_url)
+        self.auth, self.billing, self.jobs = auth, billing, jobs
+        self.Account, self.AccountKind, self.Transfer, self.TransferKind = Account, AccountKind, Transfer, TransferKind
+        self.celery = Celery("conveyor-bench-billing", set_as_current=False)
+        self.celery.config_from_object(celery_config(self.settings))
+
+    def create_users(self, prefix: str, count: int, credits: int, *, cheap_hash: bool) -> list[int]:
+        """Users via services.auth.create_user, each topped up via services.billing.top_up.
+
+        `cheap_hash`: swap the argon2 hasher for a minimal one while creating them (a real hash takes
+        ~0.2 s; passwords play no part in billing).
+        """
+        ids: list[int] = []
+        saved = self.auth._hasher
+        if cheap_hash:
+            from argon2 import PasswordHasher
+            self.auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        try:
+            for start in range(0, count, 200):
+                with self.db.Session.begin() as session:
+                    for i in range(start, min(count, start + 200)):
+                        user = self.auth.create_user(session, f"{prefix}-{i}@bench.example", "bench-password-123")
+                        session.flush()
+                        self.billing.top_up(session, user.id, credits, event_id=f"bench-{prefix}-{i}")
+                        ids.append(user.id)
+        finally:
+            self.auth._hasher = saved
+        return ids
+
+    def balance(self, user_id: int) -> int:
+        with self.db.Session.begin() as session:
+            return self.billing.wallet(session, user_id)["balance"]
+
+    def purchased_account_id(self, user_id: int) -> int:
+        from sqlalchemy import select
+        with self.db.Session.begin() as session:
+            return session.scalar(select(self.Account.id).where(self.Account.owner_id == user_id,
+                                                                self.Account.kind == self.AccountKind.purchased))
+
+    def submit_jobs(self, owners: list[int], kind: str = "billing.charge") -> list[uuid.UUID]:
+        """One queued job per entry of `owners`, as the API writes it (services.jobs.submit).
+
+        billing.charge: 1 credit on queue `billing`; ping (the no-op context job): queue `default`.
+        """
+        payload = {"amount": 1, "description": None, "reference": None} if kind == "billing.charge" else {}
+        queue = "billing" if kind == "billing.charge" else "default"
+        ids: list[uuid.UUID] = []
+        for start in range(0, len(owners), 500):
+            with self.db.Session.begin() as session:
+                for owner in owners[start:start + 500]:
+                    job, created = self.jobs.submit(session, kind=kind, owner_id=owner, queue=queue,
+                                                    payload=payload, max_attempts=5)
+                    assert created
+                    ids.append(job.id)
+        return ids
+
+    def publish(self, job_ids: list[uuid.UUID], kind: str = "billing.charge") -> None:
+        """The job's message, as tasks/dispatch.py sends it; always to queue `billing` (the worker's)."""
+        with self.celery.producer_or_acquire() as producer:
+            for job_id in job_ids:
+                self.celery.send_task(f"conveyor.jobs.{kind}", args=[str(job_id)], queue="billing",
+                                      task_id=str(job_id), producer=producer)
+
+    def reconcile(self) -> list[dict]:
+        with self.db.Session.begin() as session:
+            return self.billing.reconcile(session)
+
+    def charge_transfers(self, job_ids: list[uuid.UUID]) -> int:
+        from sqlalchemy import func, select
+        with self.db.Session.begin() as session:
+            return session.scalar(select(func.count()).select_from(self.Transfer).where(
+                self.Transfer.kind == self.TransferKind.charge, self.Transfer.job_id.in_(job_ids)))
+
+
+# --------------------------------------------------------------------------------------------
+# Raw SQL baseline
+# --------------------------------------------------------------------------------------------
+
+RAW_SQL = "UPDATE accounts SET balance = balance - 1 WHERE id = %s AND balance - pending >= 1"
+
+
+def _raw_client(account_id: int, count: int, barrier, results) -> None:
+    with psycopg.connect(RAW_DSN, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        barrier.wait()
+        t0 = time.perf_counter()
+        moved = 0
+        for _ in range(count):
+            cur.execute(RAW_SQL, (account_id,), prepare=True)
+            moved += cur.rowcount
+        results.put((t0, time.perf_counter(), moved))
+
+
+def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
+    before = project.balance(user_id)
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(CONCURRENCY), ctx.Queue()
+    shares = [n // CONCURRENCY + (1 if i < n % CONCURRENCY else 0) for i in range(CONCURRENCY)]
+    procs = [ctx.Process(target=_raw_client, args=(account_id, share, barrier, results), daemon=True)
+             for share in shares]
+    for p in procs:
+        p.start()
+    sampler = ActivitySampler()
+    try:
+        cpu0 = cpu_snapshot()
+        sampler.start()
+        got = [results.get(timeout=120) for _ in procs]
+        cpu1 = cpu_snapshot()
+    finally:
+        activity = sampler.finish()
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+    start, end = min(g[0] for g in got), max(g[1] for g in got)
+    moved = sum(g[2] for g in got)
+    after = project.balance(user_id)
+    # The bare UPDATEs bypassed the ledger (no transfers): give the credits back, so that the
+    # reconciliation of the job phases sees balanced books.
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (moved, account_id))
+    ok = moved == n and before - after == n and project.balance(user_id) == before
+    groups = cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs})
+    return {"n": n, "seconds": end - start, "rate": n / (end - start), "ok": ok,
+            "check": f"{moved} rows moved, balance {before} -> {after} (then restored)",
+            "cpu_cores": cores(groups, end - start), "activity": activity}
+
+
+# --------------------------------------------------------------------------------------------
+# CPU accounting: who burnt the machine's cores during a phase
+# --------------------------------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[tuple[int, int], tuple[str, int, float]]:
+    """(pid, start time) -> (comm, process group, CPU seconds) for every process we can see.
+
+    Keyed by start time too, so a reused pid is a new process (comm is no key: Celery renames its
+    processes while they run).
+    """
+    snap = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        snap[(int(entry), int(fields[19]))] = (comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return snap
+
+
+def cpu_by_group(before: dict, after: dict, worker_pgid: int | None, client_pids: set[int] = frozenset()) -> dict:
+    """CPU seconds used between the snapshots, by who used them (processes that ended in between are missed)."""
+    groups: dict[str, float] = {}
+    for key, (comm, pgid, seconds) in after.items():
+        pid = key[0]
+        used = seconds - (before[key][2] if key in before else 0.0)
+        if worker_pgid is not None and pgid == worker_pgid:
+            group = "worker"
+        elif pid in client_pids:
+            group = "clients"
+        elif comm == "postgres":
+            group = "postgres"
+        elif comm.startswith("redis-server"):
+            group = "redis"
+        elif pid == os.getpid():
+            group = "bench"
+        else:
+            group = "other"
+        groups[group] = groups.get(group, 0.0) + used
+    return groups
+
+
+def cores(groups: dict, seconds: float) -> str:
+    order = ["worker", "clients", "postgres", "redis", "bench", "other"]
+    return ", ".join(f"{g} {groups[g] / seconds:.2f}" for g in order if groups.get(g, 0) / seconds >= 0.005)
+
+
+# --------------------------------------------------------------------------------------------
+# What the measured database sessions are doing: pg_stat_activity, sampled every 50 ms
+# --------------------------------------------------------------------------------------------
+
+STATES = ("PG running", "row-lock wait", "WAL/IO wait", "other wait", "idle in txn (Python)", "idle")
+
+
+class ActivitySampler(threading.Thread):
+    """Mean number of the measured sessions (all but the bench's own) in each state."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.counts = dict.fromkeys(STATES, 0)
+        self.lock_waits: collections.Counter = collections.Counter()
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            while not self._halt.wait(0.05):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, left(query, 40) FROM pg_stat_activity WHERE datname = %s "
+                    "AND backend_type = 'client backend' AND application_name <> 'conveyor-bench' "
+                    "AND pid <> pg_backend_pid()", (DB_NAME,)).fetchall()
+                for state, wait, query in rows:
+                    if state == "active":
+                        key = {None: "PG running", "Lock": "row-lock wait", "IO": "WAL/IO wait",
+                               "LWLock": "WAL/IO wait"}.get(wait, "other wait")
+                        if wait == "Lock":
+                            self.lock_waits[" ".join(query.split())] += 1
+                    elif state and state.startswith("idle in transaction"):
+                        key = "idle in txn (Python)"
+                    else:
+                        key = "idle"
+                    self.counts[key] += 1
+                self.samples += 1
+
+    def finish(self) -> str:
+        self._halt.set()
+        if self.ident is not None:
+            self.join(5)
+        n = max(1, self.samples)
+        text = ", ".join(f"{k} {self.counts[k] / n:.2f}" for k in STATES if self.counts[k] / n >= 0.005)
+        if self.lock_waits:
+            total = sum(self.lock_waits.values())
+            text += "; lock waits in: " + ", ".join(f"{q!r} {c / total:.0%}" for q, c in self.lock_waits.most_common(2))
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# Worker phases: messages first, then one worker, timed until everything ran
+# --------------------------------------------------------------------------------------------
+
+def start_worker(name: str) -> subprocess.Popen:
+    metrics = TMP / f"metrics-{name}"
+    metrics.mkdir()
+    env = {**os.environ, **BENCH_ENV, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    return spawn(name, [str(VENV_BIN / "celery"), "-A", "worker.app", "worker", "-Q", "billing",
+                        "-c", str(CONCURRENCY), "--without-gossip", "--without-mingle",
+                        "--loglevel", "WARNING", "-n", f"{name}@%h"], env)
+
+
+def start_py_spy(name: str, pid: int, outdir: Path) -> subprocess.Popen:
+    outdir.mkdir(parents=True, exist_ok=True)
+    return spawn(f"py-spy-{name}", [str(VENV_BIN / "py-spy"), "record", "--subprocesses", "--nonblocking",
+                                    "--rate", "200", "--format", "raw", "-o", str(outdir / f"{name}.txt"),
+                                    "-p", str(pid)], os.environ.copy())
+
+
+def drive_worker(name: str, n: int, progress, *, py_spy: Path | None, timeout: float, poll: float) -> dict:
+    """Start the worker on the already-published messages; `progress()` -> (started, finished).
+
+    The CPU window runs from the first poll that sees work started to the one that sees it all done.
+    """
+    busy = wait_for_quiet()
+    worker = start_worker(name)
+    spawned = time.perf_counter()
+    profiler, cpu0, t_first, finished0 = None, None, None, 0
+    sampler = None
+    deadline = spawned + timeout
+    finished = 0
+    try:
+        while finished < n:
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker stopped (exit {worker.returncode}):\n{log_tail(name)}")
+            if time.perf_counter() > deadline:
+                raise BenchTimeout(f"{name}: only {finished}/{n} done after {timeout:.0f} s\n{log_tail(name)}")
+            time.sleep(poll)
+            started, finished = progress()
+            if started and cpu0 is None:
+                cpu0, t_first, finished0 = cpu_snapshot(), time.perf_counter(), finished
+                sampler = ActivitySampler()
+                sampler.start()
+                if py_spy is not None:
+                    profiler = start_py_spy(name, worker.pid, py_spy)
+        t_done = time.perf_counter()
+        cpu1 = cpu_snapshot()
+        activity = sampler.finish()
+    finally:
+        if profiler is not None:
+            stop(profiler, timeout=20, sig=signal.SIGINT)
+        stop(worker)
+    groups = cpu_by_group(cpu0, cpu1, worker.pid)
+    window = t_done - t_first
+    return {"wall": t_done - spawned, "wall_rate": n / (t_done - spawned), "busy_before": busy,
+            "cpu": groups, "cpu_window": window, "cpu_cores": cores(groups, window),
+            "worker_cpu_ms": groups.get("worker", 0.0) / max(1, n - finished0) * 1000, "activity": activity}
+
+
+def run_noop(project: Project, n: int, *, py_spy: Path | None) -> dict:
+    """Celery's own floor on this worker app: `celery.accumulate` (returns its args; Conveyor's task
+    base, acks_late, events), no job row, no database."""
+    client = redis.Redis.from_url(BROKER_URL)
+    with project.celery.producer_or_acquire() as producer:
+        for _ in range(n):
+            project.celery.send_task("celery.accumulate", args=[], queue="billing", producer=producer)
+    marks: dict[str, float] = {}
+
+    def progress():
+        left = client.llen("billing") + client.hlen("unacked")
+        if left < n and "first" not in marks:
+            marks["first"] = time.perf_counter()
+        if left == 0:
+            marks["last"] = time.perf_counter()
+        return n - left, n - left
+
+    run = drive_worker("noop", n, progress, py_spy=py_spy, timeout=120, poll=0.02)
+    seconds = marks["last"] - marks["first"]
+    return {**run, "n": n, "seconds": seconds, "rate": n / seconds, "ok": True,
+            "check": f"{n} messages consumed and acked (queue and unacked empty)"}
+
+
+def run_jobs(project: Project, name: str, owners: list[int], *, kind: str = "billing.charge",
+             py_spy: Path | None, timeout: float) -> dict:
+    """Submit and publish one job per entry of `owners`, then let one worker run them all."""
+    n = len(owners)
+    charge = kind == "billing.charge"
+    charged: dict[int, int] = {}
+    for owner in owners:
+        charged[owner] = charged.get(owner, 0) + (1 if charge else 0)
+    before = {owner: project.balance(owner) for owner in charged}
+    t = time.perf_counter()
+    job_ids = project.submit_jobs(owners, kind)
+    log(f"{name}: {n} {kind} jobs submitted in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    project.publish(job_ids, kind)
+    log(f"{name}: {n} messages published in {time.perf_counter() - t:.1f} s")
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        def progress():
+            return conn.execute(
+                "SELECT count(*) FILTER (WHERE status <> 'queued'), "
+                "count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')) "
+                "FROM jobs WHERE id = ANY(%s)", (job_ids,)).fetchone()
+
+        run = drive_worker(name, n, progress, py_spy=py_spy, timeout=timeout, poll=0.1)
+        row = conn.execute(
+            "SELECT min(started_at), max(finished_at), count(*) FILTER (WHERE status = 'succeeded'), "
+            "count(*) FILTER (WHERE attempts > 1), "
+            "avg(extract(epoch FROM finished_at - started_at)), "
+            "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) "
+            "FROM jobs WHERE id = ANY(%s)", (job_ids,)).fetchone()
+        first_start, last_finish, succeeded, retried, mean_run, p99_run = row
+        errors = conn.execute("SELECT error->>'code', count(*) FROM jobs WHERE id = ANY(%s) AND status <> "
+                              "'succeeded' GROUP BY 1", (job_ids,)).fetchall()
+    span = (last_finish - first_start).total_seconds()
+
+    after = {owner: project.balance(owner) for owner in charged}
+    wrong = [o for o in charged if before[o] - after[o] != charged[o]]
+    transfers = project.charge_transfers(job_ids)
+    mismatches = project.reconcile()
+    ok = succeeded == n and not wrong and transfers == (n if charge else 0) and not mismatches
+    check = (f"{succeeded}/{n} succeeded, {len(charged) - len(wrong)}/{len(charged)} wallets down by exactly "
+             f"their charges (total {sum(before.values()) - sum(after.values())}), {transfers} charge transfers, "
+             f"reconcile: {len(mismatches)} mismatches, {retried} jobs retried")
+    if errors:
+        check += f", errors: {dict(errors)}"
+    if mismatches:
+        check += f", first mismatches: {mismatches[:3]}"
+    return {**run, "n": n, "seconds": span, "rate": n / span, "ok": ok, "check": check,
+            "mean_run_ms": float(mean_run) * 1000, "p99_run_ms": float(p99_run) * 1000}
+
+
+# --------------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N=1000 instead of 5000")
+    parser.add_argument("-n", type=int, default=None, help="number of charges per phase")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
+                        help="record the worker with py-spy (raw collapsed stacks) into DIR; slows it down")
+    parser.add_argument("--no-floors", action="store_true",
+                        help="skip the two context rows (Celery no-op task, no-op `ping` job; min(N, 2000) each)")
+    args = parser.parse_args()
+    n = args.n or (1000 if args.quick else 5000)
+    install_guards(170 if args.quick else 330)
+    KEEP_LOGS["keep"] = True  # until we finish cleanly
+    began = time.perf_counter()
+    job_timeout = 100 if args.quick else 180
+
+    log(f"resetting {DB_NAME} and {BROKER_URL}, migrating")
+    reset_stores()
+    project = Project()
+
+    log("creating users: the raw-baseline account, the hot wallet, the spread wallets")
+    raw_user = project.create_users("raw", 1, n + 100, cheap_hash=True)[0]
+    raw_account = project.purchased_account_id(raw_user)
+    hot_user = project.create_users("hot", 1, n + 100, cheap_hash=False)[0]
+    spread_users = project.create_users("spread", SPREAD_USERS, math.ceil(n / SPREAD_USERS) + 10, cheap_hash=True)
+    log(f"users ready ({time.perf_counter() - began:.1f} s)")
+
+    wait_for_quiet()
+    raw_runs = [run_raw(project, raw_account, raw_user, n)]
+    log(f"raw #1: {raw_runs[0]['rate']:.0f} updates/s ({raw_runs[0]['check']})")
+
+    noop = ping = None
+    if not args.no_floors:
+        floor_n = min(n, 2000)  # steady-state rates; fewer jobs keep the run short
+        noop = run_noop(project, floor_n, py_spy=args.py_spy)
+        log(f"celery no-op: {noop['rate']:.0f} tasks/s")
+        ping = run_jobs(project, "ping", [hot_user] * floor_n, kind="ping", py_spy=args.py_spy,
+                        timeout=job_timeout)
+        log(f"ping jobs: {ping['rate']:.0f} jobs/s ({ping['check']})")
+
+    hot = run_jobs(project, "hot", [hot_user] * n, py_spy=args.py_spy, timeout=job_timeout)
+    log(f"hot: {hot['rate']:.0f} charges/s ({hot['check']})")
+
+    owners = [spread_users[i % len(spread_users)] for i in range(n)]
+    spread = run_jobs(project, "spread", owners, py_spy=args.py_spy, timeout=job_timeout)
+    log(f"spread: {spread['rate']:.0f} charges/s ({spread['check']})")
+
+    wait_for_quiet()
+    raw_runs.append(run_raw(project, raw_account, raw_user, n))
+    log(f"raw #2: {raw_runs[1]['rate']:.0f} updates/s ({raw_runs[1]['check']})")
+    raw = max(raw_runs, key=lambda r: r["rate"])
+
+    # ---- the table --------------------------------------------------------------------------
+    rows = [("raw SQL, 1 hot row (#1)", raw_runs[0], "updates/s"),
+            ("raw SQL, 1 hot row (#2)", raw_runs[1], "updates/s")]
+    if noop:
+        rows += [("ctx: Celery no-op task", noop, "tasks/s"), ("ctx: no-op `ping` job", ping, "jobs/s")]
+    rows += [("jobs: charge, 1 hot wallet", hot, "charges/s"),
+             (f"jobs: charge, {SPREAD_USERS} wallets", spread, "charges/s")]
+    print()
+    print(f"Billing throughput: N={n} per phase, {CONCURRENCY} worker processes / {CONCURRENCY} SQL clients, "
+          f"{os.cpu_count()} cores, PostgreSQL {DB_NAME}, Redis db 10")
+    print()
+    header = (f"{'phase':<30} {'N':>6} {'seconds':>8} {'rate':>8}  {'unit':<10} {'vs raw':>7} "
+              f"{'worker CPU/op':>13}  {'ok':<3}")
+    print(header)
+    print("-" * len(header))
+    for label, r, unit in rows:
+        ratio = r["rate"] / raw["rate"]
+        per_op = f"{r['worker_cpu_ms']:.2f} ms" if "worker_cpu_ms" in r else "-"
+        print(f"{label:<30} {r['n']:>6} {r['seconds']:>8.2f} {r['rate']:>8.0f}  {unit:<10} {ratio:>7.3f} "
+              f"{per_op:>13}  {'yes' if r['ok'] else 'NO':<3}")
+    print()
+    print(f"raw baseline used for ratios: {raw['rate']:.0f} updates/s (the higher of the two raw runs)")
+    print("seconds: raw = first client start to last client end; jobs = first claim (jobs.started_at) to last "
+          "finish (jobs.finished_at); Celery no-op = first message taken to queue drained.")
+    print()
+    print("CPU cores busy during each phase (2 = the whole machine):")
+    for label, r, _ in rows:
+        print(f"  {label:<30} {r['cpu_cores']}")
+    print()
+    print("Measured DB sessions by state, mean count (pg_stat_activity every 50 ms; raw: the 2 clients):")
+    for label, r, _ in rows:
+        print(f"  {label:<30} {r['activity'] or '-'}")
+    print()
+    for label, r, _ in rows:
+        if "mean_run_ms" in r:
+            print(f"{label}: per-job claim->finish mean {r['mean_run_ms']:.1f} ms, p99 {r['p99_run_ms']:.1f} ms; "
+                  f"wall incl. worker start {r['wall']:.1f} s; machine busy before start {r['busy_before']:.0%}")
+    print()
+    for label, r, _ in rows:
+        print(f"check {label}: {r['check']}")
+    print()
+    hot_ratio = hot["rate"] / raw["rate"]
+    print(f"hot wallet / raw SQL = {hot_ratio:.3f}  (goal >= {GOAL}): {'MET' if hot_ratio >= GOAL else 'NOT MET'}")
+    print(f"{SPREAD_USERS} wallets / raw SQL = {spread['rate'] / raw['rate']:.3f}")
+    if ping:
+        print(f"no-op ping job / raw SQL = {ping['rate'] / raw['rate']:.3f}  (the job machinery alone, no billing)")
+    all_ok = all(r["ok"] for _, r, _ in rows)
+    print(f"correctness: {'all checks passed' if all_ok else 'CHECKS FAILED'}")
+    print(f"total time {time.perf_counter() - began:.0f} s")
+    if args.py_spy:
+        print(f"py-spy profiles (raw collapsed stacks, one file per phase): {args.py_spy}")
+    sys.stdout.flush()
+    KEEP_LOGS["keep"] = not all_ok
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
