@@ -14,12 +14,15 @@ class ProgressSchema(Schema):
     message = fields.String(attribute="progress_message", allow_none=True)
 
 
+_PROGRESS = ProgressSchema()
+
+
 class JobSchema(Schema):
     id = fields.UUID()
     kind = fields.String()
     status = fields.Enum(JobStatus, by_value=True)
     queue = fields.String()
-    progress = fields.Function(lambda job: ProgressSchema().dump(job))
+    progress = fields.Function(lambda job: _PROGRESS.dump(job))
     payload = fields.Dict()
     result = fields.Dict(allow_none=True)
     error = fields.Dict(allow_none=True, metadata={"description": '{"code", "message", "details"}'})
