@@ -49,11 +49,12 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 class Children:
-    def __init__(self):
+    def __init__(self, prefix: str = "conveyor-bench-"):
         self._procs: list[tuple[str, subprocess.Popen]] = []
         self._lock = threading.Lock()
         self._names: dict[int, str] = {}
-        self.tmp = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix=prefix))
+        self.keep_logs = False  # set to keep the logs at exit even without an uncaught exception
 
     def spawn(self, name: str, argv: list[str], env: dict, **kw) -> subprocess.Popen:
         logf = open(self.tmp / f"{name}.log", "ab")
@@ -78,10 +79,10 @@ class Children:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, proc: subprocess.Popen, timeout: float = 10.0) -> None:
-        """SIGTERM the child's process group, then SIGKILL what is left after `timeout`."""
+    def stop(self, proc: subprocess.Popen, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+        """Send `sig` (SIGTERM) to the child's process group, then SIGKILL what is left after `timeout`."""
         if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
+            _signal_group(proc.pid, sig)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -123,8 +124,9 @@ def install_guards(children: Children, limit_seconds: float) -> None:
     state = {"failed": False}
 
     def _on_exit():
-        children.cleanup(keep_logs=state["failed"])
-        if state["failed"]:
+        keep = state["failed"] or children.keep_logs
+        children.cleanup(keep_logs=keep)
+        if keep:
             log(f"child logs kept in {children.tmp}")
 
     atexit.register(_on_exit)
@@ -153,6 +155,22 @@ def install_guards(children: Children, limit_seconds: float) -> None:
         previous_hook(*args)
 
     sys.excepthook = _hook
+
+
+def run(main) -> None:
+    """The scripts' `__main__`: run main(), log how long it took, exit with its return code."""
+    started = time.monotonic()
+    code = main()
+    log(f"done in {time.monotonic() - started:.0f} s")
+    sys.exit(code)
+
+
+def teardown(children: Children, keep_db: bool) -> None:
+    """After a run: stop the children, flush the broker's db, drop the database unless keep_db."""
+    children.stop_all()
+    flush_redis()
+    if not keep_db:
+        drop_database()
 
 
 def code_version() -> str:
@@ -201,13 +219,14 @@ def use_env_here(env: dict) -> None:
         os.environ[key] = env[key]
 
 
-def reset_database(env: dict) -> None:
-    """Drop and re-create the benchmark database, then migrate it with alembic."""
+def reset_database(env: dict, db_name: str = DB_NAME) -> None:
+    """Drop and re-create the benchmark database (`db_name`), then migrate it with alembic (the
+    database `env`'s DATABASE_URL names)."""
     import psycopg
 
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
     subprocess.run([str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=str(ROOT), env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
@@ -272,19 +291,27 @@ def wait_http(url: str, proc: subprocess.Popen, children: Children, name: str, t
     raise RuntimeError(f"{name} did not answer {url} within {timeout}s:\n{children.log_tail(name)}")
 
 
-CELERY_WORKER_ARGS = ["worker", "-Q", WORKER_QUEUE, "--without-gossip", "--without-mingle", "-c", "2",
-                      "--loglevel", "WARNING"]
-
-
-def start_worker(children: Children, name: str, app_module: str, env: dict, task_events: bool = True
-                 ) -> subprocess.Popen:
-    """`celery -A <app_module> worker -Q default --without-gossip --without-mingle -c 2` (prefork).
+def start_worker(children: Children, name: str, app_module: str, env: dict, task_events: bool = True,
+                 queue: str = WORKER_QUEUE, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`celery -A <app_module> worker -Q <queue> --without-gossip --without-mingle -c 2` (prefork),
+    then `extra` arguments.
 
     task_events=False overrides the configuration's `worker_send_task_events` on the command line
     (`worker.send_task_events=False`), to measure what the events cost.
     """
-    extra = [] if task_events else ["worker.send_task_events=False"]
-    return children.spawn(name, [str(VENV_BIN / "celery"), "-A", app_module, *CELERY_WORKER_ARGS, *extra], env)
+    args = ["worker", "-Q", queue, "--without-gossip", "--without-mingle", "-c", "2", "--loglevel", "WARNING"]
+    args += [] if task_events else ["worker.send_task_events=False"]
+    return children.spawn(name, [str(VENV_BIN / "celery"), "-A", app_module, *args, *extra], env)
+
+
+def start_py_spy(children: Children, name: str, pid: int, out: Path) -> subprocess.Popen:
+    """py-spy over process `pid` and its children (slows them down); the format from out's suffix:
+    .json speedscope, .txt/.raw collapsed stacks, else an SVG flame graph. Stop it with
+    `children.stop(spy, timeout=30, sig=signal.SIGINT)`: py-spy writes its output on SIGINT."""
+    spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+    fmt = "speedscope" if out.suffix == ".json" else "raw" if out.suffix in (".txt", ".raw") else "flamegraph"
+    return children.spawn(name, [spy, "record", "--subprocesses", "--nonblocking", "-r", "200", "-p", str(pid),
+                                 "-f", fmt, "-o", str(out)], os.environ.copy())
 
 
 def register_user(base_url: str, email: str, password: str = "bench-password-123") -> str:
@@ -330,37 +357,23 @@ def background_busy(seconds: float = 1.0) -> float:
     return machine_busy(before, cpu_times())
 
 
-def wait_for_quiet(limit: float = 0.10, max_wait: float = 45.0) -> float:
+def wait_for_quiet(limit: float = 0.10, max_wait: float = 45.0, sample: float = 1.0) -> float:
     """On a shared machine, wait (at most max_wait seconds) until other processes leave it mostly
-    idle: less than `limit` of all cores busy over one second. Returns the last reading."""
+    idle: less than `limit` of all cores busy over `sample` seconds. Returns the last reading."""
     deadline = time.monotonic() + max_wait
-    busy = background_busy()
+    busy = background_busy(sample)
     announced = False
     while busy > limit and time.monotonic() < deadline:
         if not announced:
             log(f"machine {100 * busy:.0f}% busy with other work; waiting up to {max_wait:.0f}s for it to calm down")
             announced = True
-        busy = background_busy()
+        busy = background_busy(sample)
     return busy
 
 
 def group_cpu_seconds(pgid: int) -> float:
     """User+system CPU seconds used so far by the live processes of a process group."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields_ = stat[stat.rfind(")") + 2:].split()
-        # fields_[0] is state (field 3); pgrp is field 5, utime 14, stime 15
-        if int(fields_[2]) == pgid:
-            total += int(fields_[11]) + int(fields_[12])
-    return total / ticks
+    return sum(cpu for _comm, pgrp, _ppid, cpu, _start in cpu_snapshot().values() if pgrp == pgid)
 
 
 SERVICES = ("postgres", "redis-server")

@@ -40,25 +40,24 @@ Ctrl-C, SIGTERM and its own time limit).
 from __future__ import annotations
 
 import argparse
-import atexit
 import collections
 import math
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench import _common as c  # noqa: E402
+from bench._common import BenchTimeout, log  # noqa: E402
+
 DB_NAME = "conveyor_bench_billing"
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME} application_name=conveyor-bench"
 RAW_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME} application_name=conveyor-bench-raw"
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -66,130 +65,21 @@ BROKER_URL = "redis://127.0.0.1:6379/10"
 CONCURRENCY = 2
 SPREAD_USERS = 1000
 GOAL = 0.3
-TMP = Path(tempfile.mkdtemp(prefix="conveyor-bench-billing-"))
+CHILDREN = c.Children(prefix="conveyor-bench-billing-")  # child processes, their logs in CHILDREN.tmp
 
 # The project reads these at import time (settings; prometheus_client's multiprocess directory).
 BENCH_ENV = {"DATABASE_URL": DATABASE_URL, "BROKER_URL": BROKER_URL, "CONVEYOR_ENV": "test",
-             "LOG_LEVEL": "WARNING", "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics-bench")}
+             "LOG_LEVEL": "WARNING", "PROMETHEUS_MULTIPROC_DIR": str(CHILDREN.tmp / "metrics-bench")}
 os.environ.update(BENCH_ENV)
 Path(BENCH_ENV["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import psycopg
-import redis
+import psycopg  # noqa: E402
+import redis  # noqa: E402
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Child processes: own process group each; always killed.
-# --------------------------------------------------------------------------------------------
-
-CHILDREN: list[subprocess.Popen] = []
-KEEP_LOGS = {"keep": False}
-
-
-def spawn(name: str, argv: list[str], env: dict) -> subprocess.Popen:
-    with open(TMP / f"{name}.log", "ab") as logf:
-        proc = subprocess.Popen(argv, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    proc.bench_name = name
-    CHILDREN.append(proc)
-    return proc
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop(proc: subprocess.Popen, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        _killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    _killpg(proc.pid, signal.SIGKILL)  # pool children may outlive their parent
-    try:
-        proc.wait(2)
-    except subprocess.TimeoutExpired:
-        pass
-    if proc in CHILDREN:
-        CHILDREN.remove(proc)
-
-
-def log_tail(name: str, lines: int = 40) -> str:
-    path = TMP / f"{name}.log"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-
-def _cleanup() -> None:
-    for proc in list(reversed(CHILDREN)):
-        stop(proc, timeout=5)
-    if KEEP_LOGS["keep"]:
-        log(f"logs kept in {TMP}")
-    else:
-        shutil.rmtree(TMP, ignore_errors=True)
-
-
-class BenchTimeout(Exception):
-    pass
-
-
-atexit.register(_cleanup)
-
-
-def install_guards(limit_seconds: int) -> None:
-
-    def _on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    def _on_interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    def _on_alarm(_signum, _frame):
-        raise BenchTimeout(f"the benchmark ran over its {limit_seconds} s limit")
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    signal.signal(signal.SIGINT, _on_interrupt)
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(limit_seconds)
-
-
-# --------------------------------------------------------------------------------------------
-# Machine state
-# --------------------------------------------------------------------------------------------
-
-def _cpu() -> tuple[int, int]:
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
-def machine_busy(seconds: float = 1.0) -> float:
-    b0, t0 = _cpu()
-    time.sleep(seconds)
-    b1, t1 = _cpu()
-    return (b1 - b0) / max(1, t1 - t0)
-
-
-def wait_for_quiet(limit: float = 0.15, max_wait: float = 30.0) -> float:
+def wait_for_quiet() -> float:
     """Wait (a little) for other work on the machine to calm down; returns the last busy fraction."""
-    deadline = time.monotonic() + max_wait
-    busy = machine_busy(0.5)
-    while busy > limit and time.monotonic() < deadline:
-        busy = machine_busy(0.5)
-    if busy > limit:
-        log(f"warning: the machine is {busy:.0%} busy without us; figures will be noisy")
-    return busy
+    return c.wait_for_quiet(limit=0.15, max_wait=30.0, sample=0.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,14 +88,7 @@ def wait_for_quiet(limit: float = 0.15, max_wait: float = 30.0) -> float:
 
 def reset_stores() -> None:
     redis.Redis.from_url(BROKER_URL).flushdb()
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                     "AND pid <> pg_backend_pid()", (DB_NAME,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    env = {**os.environ, **BENCH_ENV}
-    subprocess.run([str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=str(ROOT), env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    c.reset_database({**os.environ, **BENCH_ENV}, db_name=DB_NAME)
 
 
 class Project:
@@ -326,10 +209,10 @@ def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
         p.start()
     sampler = ActivitySampler()
     try:
-        cpu0 = cpu_snapshot()
+        cpu0 = c.cpu_snapshot()
         sampler.start()
         got = [results.get(timeout=120) for _ in procs]
-        cpu1 = cpu_snapshot()
+        cpu1 = c.cpu_snapshot()
     finally:
         activity = sampler.finish()
         for p in procs:
@@ -354,36 +237,12 @@ def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
 # CPU accounting: who burnt the machine's cores during a phase
 # --------------------------------------------------------------------------------------------
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_snapshot() -> dict[tuple[int, int], tuple[str, int, float]]:
-    """(pid, start time) -> (comm, process group, CPU seconds) for every process we can see.
-
-    Keyed by start time too, so a reused pid is a new process (comm is no key: Celery renames its
-    processes while they run).
-    """
-    snap = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
-        snap[(int(entry), int(fields[19]))] = (comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
-    return snap
-
-
 def cpu_by_group(before: dict, after: dict, worker_pgid: int | None, client_pids: set[int] = frozenset()) -> dict:
     """CPU seconds used between the snapshots, by who used them (processes that ended in between are missed)."""
     groups: dict[str, float] = {}
-    for key, (comm, pgid, seconds) in after.items():
-        pid = key[0]
-        used = seconds - (before[key][2] if key in before else 0.0)
+    for pid, (comm, pgid, _ppid, seconds, started) in after.items():
+        same = pid in before and before[pid][4] == started  # not a reused pid
+        used = seconds - (before[pid][3] if same else 0.0)
         if worker_pgid is not None and pgid == worker_pgid:
             group = "worker"
         elif pid in client_pids:
@@ -450,7 +309,7 @@ class ActivitySampler(threading.Thread):
         text = ", ".join(f"{k} {self.counts[k] / n:.2f}" for k in STATES if self.counts[k] / n >= 0.005)
         if self.lock_waits:
             total = sum(self.lock_waits.values())
-            text += "; lock waits in: " + ", ".join(f"{q!r} {c / total:.0%}" for q, c in self.lock_waits.most_common(2))
+            text += "; lock waits in: " + ", ".join(f"{q!r} {k / total:.0%}" for q, k in self.lock_waits.most_common(2))
         return text
 
 
@@ -459,19 +318,11 @@ class ActivitySampler(threading.Thread):
 # --------------------------------------------------------------------------------------------
 
 def start_worker(name: str) -> subprocess.Popen:
-    metrics = TMP / f"metrics-{name}"
+    """`celery -A worker.app worker -Q billing -c 2` (CONCURRENCY), its own metrics directory."""
+    metrics = CHILDREN.tmp / f"metrics-{name}"
     metrics.mkdir()
     env = {**os.environ, **BENCH_ENV, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-    return spawn(name, [str(VENV_BIN / "celery"), "-A", "worker.app", "worker", "-Q", "billing",
-                        "-c", str(CONCURRENCY), "--without-gossip", "--without-mingle",
-                        "--loglevel", "WARNING", "-n", f"{name}@%h"], env)
-
-
-def start_py_spy(name: str, pid: int, outdir: Path) -> subprocess.Popen:
-    outdir.mkdir(parents=True, exist_ok=True)
-    return spawn(f"py-spy-{name}", [str(VENV_BIN / "py-spy"), "record", "--subprocesses", "--nonblocking",
-                                    "--rate", "200", "--format", "raw", "-o", str(outdir / f"{name}.txt"),
-                                    "-p", str(pid)], os.environ.copy())
+    return c.start_worker(CHILDREN, name, "worker.app", env, queue="billing", extra=("-n", f"{name}@%h"))
 
 
 def drive_worker(name: str, n: int, progress, *, py_spy: Path | None, timeout: float, poll: float) -> dict:
@@ -489,24 +340,25 @@ def drive_worker(name: str, n: int, progress, *, py_spy: Path | None, timeout: f
     try:
         while finished < n:
             if worker.poll() is not None:
-                raise RuntimeError(f"the worker stopped (exit {worker.returncode}):\n{log_tail(name)}")
+                raise RuntimeError(f"the worker stopped (exit {worker.returncode}):\n{CHILDREN.log_tail(name, 40)}")
             if time.perf_counter() > deadline:
-                raise BenchTimeout(f"{name}: only {finished}/{n} done after {timeout:.0f} s\n{log_tail(name)}")
+                raise BenchTimeout(f"{name}: {finished}/{n} done after {timeout:.0f} s\n{CHILDREN.log_tail(name, 40)}")
             time.sleep(poll)
             started, finished = progress()
             if started and cpu0 is None:
-                cpu0, t_first, finished0 = cpu_snapshot(), time.perf_counter(), finished
+                cpu0, t_first, finished0 = c.cpu_snapshot(), time.perf_counter(), finished
                 sampler = ActivitySampler()
                 sampler.start()
                 if py_spy is not None:
-                    profiler = start_py_spy(name, worker.pid, py_spy)
+                    py_spy.mkdir(parents=True, exist_ok=True)
+                    profiler = c.start_py_spy(CHILDREN, f"py-spy-{name}", worker.pid, py_spy / f"{name}.txt")
         t_done = time.perf_counter()
-        cpu1 = cpu_snapshot()
+        cpu1 = c.cpu_snapshot()
         activity = sampler.finish()
     finally:
         if profiler is not None:
-            stop(profiler, timeout=20, sig=signal.SIGINT)
-        stop(worker)
+            CHILDREN.stop(profiler, timeout=30, sig=signal.SIGINT)
+        CHILDREN.stop(worker)
     groups = cpu_by_group(cpu0, cpu1, worker.pid)
     window = t_done - t_first
     return {"wall": t_done - spawned, "wall_rate": n / (t_done - spawned), "busy_before": busy,
@@ -598,10 +450,14 @@ def main() -> int:
                         help="record the worker with py-spy (raw collapsed stacks) into DIR; slows it down")
     parser.add_argument("--no-floors", action="store_true",
                         help="skip the two context rows (Celery no-op task, no-op `ping` job; min(N, 2000) each)")
-    args = parser.parse_args()
+    try:
+        args = parser.parse_args()
+    except SystemExit:  # --help or a bad argument: the guards that clean up are not installed yet
+        CHILDREN.cleanup()
+        raise
     n = args.n or (1000 if args.quick else 5000)
-    install_guards(170 if args.quick else 330)
-    KEEP_LOGS["keep"] = True  # until we finish cleanly
+    c.install_guards(CHILDREN, 170 if args.quick else 330)
+    CHILDREN.keep_logs = True  # until we finish cleanly
     began = time.perf_counter()
     job_timeout = 100 if args.quick else 180
 
@@ -693,9 +549,9 @@ def main() -> int:
     if args.py_spy:
         print(f"py-spy profiles (raw collapsed stacks, one file per phase): {args.py_spy}")
     sys.stdout.flush()
-    KEEP_LOGS["keep"] = not all_ok
+    CHILDREN.keep_logs = not all_ok
     return 0 if all_ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    c.run(main)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -205,24 +204,15 @@ def start_profiler(children, worker, out: Path | None):
     """Optional: py-spy over the worker and its pool children (slows them down; for finding hot spots)."""
     if out is None:
         return None
-    spy = shutil.which("py-spy") or str(c.VENV_BIN / "py-spy")
     time.sleep(1.5)  # let the pool fork its children first
-    return children.spawn(f"py-spy-{worker.pid}", [spy, "record", "--subprocesses", "--nonblocking", "-r", "200",
-                                                   "-p", str(worker.pid), "-f", "speedscope" if out.suffix == ".json"
-                                                   else "raw" if out.suffix in (".txt", ".raw") else "flamegraph",
-                                                   "-o", str(out)], os.environ.copy())
+    return c.start_py_spy(children, f"py-spy-{worker.pid}", worker.pid, out)
 
 
 def stop_profiler(children, spy) -> None:
     if spy is not None:
         import signal
 
-        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-        try:
-            spy.wait(30)
-        except Exception:
-            pass
-        children.stop(spy)
+        children.stop(spy, timeout=30, sig=signal.SIGINT)  # py-spy writes its output on SIGINT
 
 
 def main() -> int:
@@ -259,10 +249,7 @@ def main() -> int:
                 runs[(side, events)] = res
                 c.log(f"{side} ({tag}): {res['rate']:.0f}/s ({res['seconds']:.2f} s); CPU {res['window'].summary()}")
     finally:
-        children.stop_all()
-        c.flush_redis()
-        if not args.keep_db:
-            c.drop_database()
+        c.teardown(children, args.keep_db)
 
     print()
     print(f"code: {c.code_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
@@ -310,7 +297,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    code = main()
-    c.log(f"done in {time.monotonic() - started:.0f} s")
-    sys.exit(code)
+    c.run(main)

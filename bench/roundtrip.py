@@ -199,10 +199,7 @@ def main() -> int:
     finally:
         if client is not None:
             client.close()
-        children.stop_all()
-        c.flush_redis()
-        if not args.keep_db:
-            c.drop_database()
+        c.teardown(children, args.keep_db)
 
     print()
     print(f"code: {c.code_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
@@ -226,7 +223,7 @@ def main() -> int:
         p50 = c.percentile(values, 50)
         print(f"ratio bare/conveyor p50, {label}: {bare50 / p50:.3f} (conveyor takes {p50 / bare50:.1f}x the bare "
               f"round trip; p99 {c.percentile(values, 99) / c.percentile(bare, 99):.1f}x)")
-    gap = [w - s for w, s in zip(sorted(waited), sorted(server_wait["total"]))]
+    gap = [w - s for w, s in zip(sorted(waited), sorted(server_wait["total"]), strict=False)]
     print(f"(a) time between the job finishing and the answer (observed minus server p50): "
           f"{1e3 * (c.percentile(waited, 50) - c.percentile(server_wait['total'], 50)):.2f} ms "
           f"(mean of sorted differences {1e3 * sum(gap) / len(gap):.2f} ms)")
@@ -242,7 +239,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    code = main()
-    c.log(f"done in {time.monotonic() - started:.0f} s")
-    sys.exit(code)
+    c.run(main)

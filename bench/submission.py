@@ -92,10 +92,7 @@ def main() -> int:
         answered = {side: sum(r.requests - r.errors for r in rs) for side, rs in results.items()}
         errors = {side: sum(r.errors for r in rs) for side, rs in results.items()}
     finally:
-        children.stop_all()
-        c.flush_redis()
-        if not args.keep_db:
-            c.drop_database()
+        c.teardown(children, args.keep_db)
 
     best = {side: max(rs, key=lambda r: r.rps) for side, rs in results.items()}
     median = {side: statistics.median(r.rps for r in rs) for side, rs in results.items()}
@@ -138,7 +135,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    code = main()
-    c.log(f"done in {time.monotonic() - started:.0f} s")
-    sys.exit(code)
+    c.run(main)
