@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -16,62 +18,66 @@ def _result(operation: LedgerOperation, transfers: list[Transfer], **extra) -> d
     return operation.result
 
 
-def _credit(session: Session, *, key: str, kind: TransferKind, user_id: int, amount: int, source: str,
-            into: AccountKind, job_id=None, description: str | None = None, params: dict | None = None) -> dict:
+Legs = Callable[[dict[AccountKind, Account]], list[Leg]]
+
+
+def _operate(session: Session, *, key: str, kind: TransferKind, user_id: int, amount: int, legs: Legs,
+             job_id=None, params: dict | None = None, **extra) -> dict:
+    """Record the operation under `key` and post what `legs` makes of the user's locked accounts, once."""
     operation, done = begin_operation(session, key=key, kind=kind, user_id=user_id, job_id=job_id, amount=amount,
                                       params={"user_id": user_id, "amount": amount, **(params or {})})
     if done:
         return operation.result
-    accounts = user_accounts(session, user_id, lock=True)
-    transfers = apply(session, operation, [Leg(system_account(session, source), accounts[into], amount, kind,
-                                               description=description)])
-    return _result(operation, transfers, amount=amount)
+    transfers = apply(session, operation, legs(user_accounts(session, user_id, lock=True)))
+    return _result(operation, transfers, amount=amount, **extra)
+
+
+def _credit(session: Session, source: str, into: AccountKind, amount: int, kind: TransferKind,
+            description: str | None) -> Legs:
+    """From the system account `source` into the user's `into` account."""
+    return lambda accounts: [Leg(system_account(session, source), accounts[into], amount, kind,
+                                 description=description)]
+
+
+def _spend(session: Session, sink: str, amount: int, kind: TransferKind, description: str | None) -> Legs:
+    """From the user's credits, granted first, into the system account `sink`."""
+    return lambda accounts: spend_legs(accounts, system_account(session, sink), amount, kind,
+                                       description=description)
 
 
 def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | None:
     if amount <= 0:
         return None
-    return _credit(session, key=f"signup-bonus:{user_id}", kind=TransferKind.bonus, user_id=user_id, amount=amount,
-                   source="bonus", into=AccountKind.granted, description="signup bonus")
+    return _operate(session, key=f"signup-bonus:{user_id}", kind=TransferKind.bonus, user_id=user_id, amount=amount,
+                    legs=_credit(session, "bonus", AccountKind.granted, amount, TransferKind.bonus, "signup bonus"))
 
 
 def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None) -> dict:
     """A payment succeeded: credit the user's purchased credits, once per provider event."""
     if session.get(User, user_id) is None:
         raise NotFound("no such user", code="unknown_user")
-    return _credit(session, key=f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
-                   source="payments", into=AccountKind.purchased, job_id=job_id, description=f"payment {event_id}")
+    return _operate(session, key=f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
+                    job_id=job_id, legs=_credit(session, "payments", AccountKind.purchased, amount,
+                                                TransferKind.topup, f"payment {event_id}"))
 
 
 def charge(session: Session, user_id: int, amount: int, *, key: str, job_id=None, description: str | None = None,
            reference: str | None = None) -> dict:
     """Spend credits, granted first; InsufficientFunds moves nothing."""
-    operation, done = begin_operation(session, key=key, kind=TransferKind.charge, user_id=user_id, job_id=job_id,
-                                      amount=amount, params={"user_id": user_id, "amount": amount,
-                                                             "description": description, "reference": reference})
-    if done:
-        return operation.result
-    accounts = user_accounts(session, user_id, lock=True)
-    legs = spend_legs(accounts, system_account(session, "revenue"), amount, TransferKind.charge,
-                      description=description)
-    return _result(operation, apply(session, operation, legs), amount=amount, reference=reference)
+    return _operate(session, key=key, kind=TransferKind.charge, user_id=user_id, amount=amount, job_id=job_id,
+                    params={"description": description, "reference": reference}, reference=reference,
+                    legs=_spend(session, "revenue", amount, TransferKind.charge, description))
 
 
 def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str, job_id=None) -> dict:
     """An admin's correction: a positive amount adds purchased credits, a negative one spends credits."""
     if session.get(User, user_id) is None:
         raise NotFound("no such user", code="unknown_user")
-    if amount > 0:
-        return _credit(session, key=key, kind=TransferKind.adjustment, user_id=user_id, amount=amount,
-                       source="adjustments", into=AccountKind.purchased, job_id=job_id, description=reason,
-                       params={"reason": reason})
-    operation, done = begin_operation(session, key=key, kind=TransferKind.adjustment, user_id=user_id, job_id=job_id,
-                                      amount=amount, params={"user_id": user_id, "amount": amount, "reason": reason})
-    if done:
-        return operation.result
-    legs = spend_legs(user_accounts(session, user_id, lock=True), system_account(session, "adjustments"), -amount,
-                      TransferKind.adjustment, description=reason)
-    return _result(operation, apply(session, operation, legs), amount=amount)
+    kind = TransferKind.adjustment
+    legs = (_credit(session, "adjustments", AccountKind.purchased, amount, kind, reason) if amount > 0
+            else _spend(session, "adjustments", -amount, kind, reason))
+    return _operate(session, key=key, kind=kind, user_id=user_id, amount=amount, job_id=job_id,
+                    params={"reason": reason}, legs=legs)
 
 
 def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None) -> dict:
