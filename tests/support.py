@@ -29,6 +29,12 @@ def make_user(app, role: Role = Role.customer) -> tuple[int, dict]:
     return user.id, {"Authorization": f"Bearer {token}"}
 
 
+def register(client, email: str = "payer@example.com") -> tuple[int, dict]:
+    """Sign up over HTTP (with the signup bonus); the user's id and the headers that authenticate as them."""
+    answer = client.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
+    return answer.json["user"]["id"], {"Authorization": f"Bearer {answer.json['access_token']}"}
+
+
 def load_job(app, job_id) -> Job:
     with app.extensions["conveyor.db"].Session.begin() as session:
         return session.get(Job, uuid.UUID(str(job_id)))

@@ -14,12 +14,7 @@ from services import billing
 from services.billing.signatures import sign
 from tasks.maintenance import reap_leases
 from tests.conftest import TEST_ENV
-from tests.support import wait_for_status
-
-
-def register(client):
-    answer = client.post("/api/v1/auth/register", json={"email": "hot@example.com", "password": "password123"})
-    return answer.json["user"]["id"], {"Authorization": f"Bearer {answer.json['access_token']}"}
+from tests.support import register, wait_for_status
 
 
 def test_200_one_credit_charges_against_150_credits_on_two_workers(app, db, client, worker_processes):

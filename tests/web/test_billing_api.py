@@ -9,15 +9,10 @@ import pytest
 
 from models import Role
 from services.billing.signatures import sign
-from tests.support import make_user, wait_for_status
+from tests.support import make_user, register, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
 WEBHOOK = "/api/v1/billing/webhooks/payments"
-
-
-def register(client, email="payer@example.com"):
-    answer = client.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
-    return answer.json["user"]["id"], {"Authorization": f"Bearer {answer.json['access_token']}"}
 
 
 def wait(client, headers, path, body):
