@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
-QUEUES = ("default", "billing", "sales", "imports", "llm", "maintenance")
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,7 @@ class Settings:
     db_pool_size: int
     db_max_overflow: int
     broker_url: str
+    redis_url: str
     secret_key: str
     jwt_lifetime_seconds: int
     job_max_attempts: int
@@ -30,11 +30,18 @@ class Settings:
     job_retry_backoff_seconds: float
     job_retry_backoff_max_seconds: float
     job_retention_days: int
+    job_soft_time_limit_seconds: float
+    job_time_limit_seconds: float
     outbox_redispatch_after_seconds: int
     outbox_batch_size: int
+    outbox_interval_seconds: float
+    reaper_interval_seconds: float
     max_request_bytes: int
     max_wait_seconds: int
     worker_concurrency: int
+    io_worker_concurrency: int
+    stream_keepalive_seconds: float
+    job_stream_ttl_seconds: int
     flower_basic_auth: str
     signup_bonus_credits: int
     payment_webhook_secret: str
@@ -67,6 +74,10 @@ def _read(env: Env) -> Settings:
     broker_url = env.str("BROKER_URL", "redis://127.0.0.1:6379/0")
     if not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
         raise EnvError("BROKER_URL must be a redis:// or amqp:// URL")
+    # Live job events and shared state need Redis, even when the broker is RabbitMQ.
+    redis_url = env.str("REDIS_URL", broker_url if broker_url.startswith("redis") else "redis://127.0.0.1:6379/0")
+    if not redis_url.startswith(("redis://", "rediss://")):
+        raise EnvError("REDIS_URL must be a redis:// or rediss:// URL")
     production = app_env == "production"
     # Outside development these have no default: environs then stops with "... not set".
     secret_key = env.str("SECRET_KEY") if production else env.str("SECRET_KEY", DEV_SECRET_KEY)
@@ -77,12 +88,17 @@ def _read(env: Env) -> Settings:
     if production and (webhook_secret == DEV_WEBHOOK_SECRET or len(webhook_secret) < 16):
         raise EnvError("PAYMENT_WEBHOOK_SECRET must be set to at least 16 characters outside development")
     positive, non_negative = Range(min=1), Range(min=0)
+    soft_limit = env.float("JOB_SOFT_TIME_LIMIT_SECONDS", 300.0, validate=Range(min=0, min_inclusive=False))
+    hard_limit = env.float("JOB_TIME_LIMIT_SECONDS", 360.0, validate=Range(min=0, min_inclusive=False))
+    if hard_limit <= soft_limit:
+        raise EnvError("JOB_TIME_LIMIT_SECONDS must be greater than JOB_SOFT_TIME_LIMIT_SECONDS")
     return Settings(
         env=app_env,
         database_url=database_url,
         db_pool_size=env.int("DB_POOL_SIZE", 10, validate=positive),
         db_max_overflow=env.int("DB_MAX_OVERFLOW", 10, validate=non_negative),
         broker_url=broker_url,
+        redis_url=redis_url,
         secret_key=secret_key,
         jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 3600, validate=positive),
         job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, validate=positive),
@@ -90,11 +106,18 @@ def _read(env: Env) -> Settings:
         job_retry_backoff_seconds=env.float("JOB_RETRY_BACKOFF_SECONDS", 1.0, validate=non_negative),
         job_retry_backoff_max_seconds=env.float("JOB_RETRY_BACKOFF_MAX_SECONDS", 300.0, validate=Range(min=0, min_inclusive=False)),
         job_retention_days=env.int("JOB_RETENTION_DAYS", 30, validate=positive),
+        job_soft_time_limit_seconds=soft_limit,
+        job_time_limit_seconds=hard_limit,
         outbox_redispatch_after_seconds=env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", 60, validate=positive),
         outbox_batch_size=env.int("OUTBOX_BATCH_SIZE", 500, validate=positive),
+        outbox_interval_seconds=env.float("OUTBOX_INTERVAL_SECONDS", 15.0, validate=Range(min=0.1)),
+        reaper_interval_seconds=env.float("REAPER_INTERVAL_SECONDS", 10.0, validate=Range(min=0.1)),
         max_request_bytes=env.int("MAX_REQUEST_BYTES", 1_048_576, validate=positive),
         max_wait_seconds=env.int("MAX_WAIT_SECONDS", 30, validate=Range(0, 30)),
         worker_concurrency=env.int("WORKER_CONCURRENCY", 2, validate=positive),
+        io_worker_concurrency=env.int("IO_WORKER_CONCURRENCY", 100, validate=Range(1, 10_000)),
+        stream_keepalive_seconds=env.float("STREAM_KEEPALIVE_SECONDS", 15.0, validate=Range(min=0.1, max=300)),
+        job_stream_ttl_seconds=env.int("JOB_STREAM_TTL_SECONDS", 3600, validate=positive),
         flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
         signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
         payment_webhook_secret=webhook_secret,

@@ -6,9 +6,10 @@ from prometheus_client import multiprocess
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads let `Prefer: wait` hold a request without holding a whole process.
-worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+# gevent: a request that waits (`Prefer: wait`, a job's live stream) holds a greenlet, not a thread,
+# so thousands can wait while the rest of the API answers.
+worker_class = "gevent"
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "2000"))
 timeout = 60
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG")  # unset: no access log (the app logs requests' errors)

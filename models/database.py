@@ -1,18 +1,49 @@
-"""The engine and the one sessionmaker, tuned per backend."""
+"""The engine and the one sessionmaker, tuned per backend; read and write transactions.
+
+`db.Session.begin()` is a write transaction; `db.read()` a read-only one. On SQLite the difference
+matters: a write transaction takes the single write lock at BEGIN (so that busy waiting applies to
+it), a read transaction never takes it and, in WAL mode, never waits for a writer.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+READ_ONLY = "conveyor_read_only"
+# How long a write transaction waits for SQLite's write lock before it gives up.
+SQLITE_LOCK_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Database:
     engine: Engine
     Session: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A read-only transaction: never takes a lock a writer waits for, never writes.
+
+        `snapshot`: every query sees the same moment (PostgreSQL's REPEATABLE READ; a SQLite read
+        transaction always does), for reads that must agree with each other, such as a reconciliation.
+        """
+        options = {READ_ONLY: True}
+        if snapshot and not self.is_sqlite:
+            options["isolation_level"] = "REPEATABLE READ"
+        with self.Session(bind=self.engine.execution_options(**options)) as session, session.begin():
+            yield session
 
     def dispose_after_fork(self) -> None:
         """A forked child must not reuse its parent's sockets (Superset's worker does the same)."""
@@ -29,32 +60,61 @@ def skip_flush_wait(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
+def _begin_immediate(dbapi_connection) -> None:
+    """Take SQLite's write lock, waiting for it in short sleeps.
+
+    SQLite's own busy handler would wait inside C: under gevent that stops every greenlet of the
+    process. `time.sleep` here yields to them (gevent patches it) and costs nothing more in threads.
+    """
+    deadline, pause = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS, 0.001
+    while True:
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy, not the driver, issue BEGIN, so that we can make it IMMEDIATE below.
+        # Let SQLAlchemy, not the driver, issue BEGIN, so that we choose its kind below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # Only the rare reader that meets a WAL reset waits here; writers wait in _begin_immediate.
+        cursor.execute("PRAGMA busy_timeout=100")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
-        # another writer got in between; taking the write lock up front makes busy_timeout apply.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # another writer got in between; taking the write lock up front avoids that.
+        try:
+            _begin_immediate(connection.connection.dbapi_connection)
+        except sqlite3.OperationalError as exc:
+            raise OperationalError("BEGIN IMMEDIATE", (), exc) from exc
 
 
-def make_database(url: str, pool_size: int = 10, max_overflow: int = 10) -> Database:
+def make_database(url: str, pool_size: int = 10, max_overflow: int = 10, *, pre_ping: bool = True) -> Database:
+    """`pre_ping` tests each pooled connection as it is handed out: the web's choice, so that a
+    request after a database restart does not fail; workers retry instead and skip the round trip."""
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0.1},
+                               pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
         _configure_sqlite(engine)
     else:
         engine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pre_ping, pool_recycle=1800,
+            pool_use_lifo=True, hide_parameters=True,
         )
     return Database(engine=engine, Session=sessionmaker(engine, expire_on_commit=False))

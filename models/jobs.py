@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -15,6 +15,7 @@ from models.base import Base, utcnow
 class JobStatus(str, enum.Enum):
     queued = "queued"
     running = "running"
+    waiting = "waiting"  # a parent whose function returned to wait for its children; no worker holds it
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
@@ -31,6 +32,9 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("owner_id", "idempotency_key"),
+        # NULLs are distinct in a unique constraint: system jobs (no owner) need their own index.
+        Index("uq_jobs_system_idempotency_key", "idempotency_key", unique=True,
+              postgresql_where=text("owner_id IS NULL"), sqlite_where=text("owner_id IS NULL")),
         Index("ix_jobs_owner_created", "owner_id", "created_at"),
         # The outbox dispatcher and the lease reaper scan by status and time.
         Index("ix_jobs_status_available", "status", "available_at"),
@@ -39,17 +43,22 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # None: a system job (beat's, a webhook's); users cannot see or cancel it, admins can.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
     queue: Mapped[str] = mapped_column(String(32))
     status: Mapped[JobStatus] = mapped_column(
         Enum(JobStatus, name="job_status", native_enum=False, length=16), default=JobStatus.queued
     )
+    # A parent's progress counts its children: `total` children made, `done` of them finished.
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int | None]
     progress_message: Mapped[str | None] = mapped_column(String(500))
     payload: Mapped[dict] = mapped_column(default=dict)
     result: Mapped[dict | None]
     error: Mapped[dict | None]
+    # Where a job that commits in steps resumes: written with each step, in the step's transaction.
+    checkpoint: Mapped[dict | None]
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int]
     cancel_requested: Mapped[bool] = mapped_column(default=False)
@@ -60,6 +69,8 @@ class Job(Base):
     # When the job's message was last handed to the broker; the outbox dispatcher re-publishes from it.
     dispatched_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime | None]
+    # The attempt's hard time limit: its lease is never renewed past this moment.
+    deadline_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

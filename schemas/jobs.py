@@ -20,6 +20,8 @@ _PROGRESS = ProgressSchema()
 class JobSchema(Schema):
     id = fields.UUID()
     kind = fields.String()
+    owner_id = fields.Integer(allow_none=True, metadata={"description": "null for a system job"})
+    parent_id = fields.UUID(allow_none=True)
     status = fields.Enum(JobStatus, by_value=True)
     queue = fields.String()
     progress = fields.Function(lambda job: _PROGRESS.dump(job))
@@ -49,6 +51,7 @@ JobEventPageSchema = Schema.from_dict({"items": fields.List(fields.Nested(JobEve
 class JobListArgsSchema(PageArgsSchema):
     kind = fields.String(load_default=None, validate=validate.Length(max=64))
     status = fields.Enum(JobStatus, by_value=True, load_default=None)
+    parent_id = fields.UUID(load_default=None, metadata={"description": "only the children of this job"})
 
 
 class PingSchema(Schema):

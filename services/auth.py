@@ -35,9 +35,14 @@ class Principal:
     role: Role
 
 
-def create_user(session: Session, email: str, password: str, role: Role = Role.customer,
+def hash_password(password: str) -> str:
+    """Slow on purpose (argon2): call it before opening a transaction, never inside one."""
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, email: str, password_hash: str, role: Role = Role.customer,
                 branch_id: int | None = None) -> User:
-    user = User(email=email.strip().lower(), password_hash=_hasher.hash(password), role=role, branch_id=branch_id)
+    user = User(email=email.strip().lower(), password_hash=password_hash, role=role, branch_id=branch_id)
     try:
         with session.begin_nested():
             session.add(user)
@@ -46,8 +51,14 @@ def create_user(session: Session, email: str, password: str, role: Role = Role.c
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def check_password(user: User | None, password: str) -> User:
+    """The user, if the password is theirs; the same work when the email is unknown (no timing oracle).
+
+    Slow on purpose: outside any transaction."""
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

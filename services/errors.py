@@ -41,4 +41,5 @@ class TransientError(Exception):
 
     def __init__(self, message: str, *, code: str = "transient_error"):
         super().__init__(message)
+        self.message = message
         self.code = code

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from services.errors import TransientError
-from tasks.base import JobContext, job_task
+from tasks.base import job_task
+from tasks.context import JobContext
 
 
-@job_task("ping", queue="default")
+@job_task("ping")
 def ping(job: JobContext, payload: dict) -> dict:
     steps, sleep_ms = payload.get("steps", 0), payload.get("sleep_ms", 0)
     if steps:

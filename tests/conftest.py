@@ -58,6 +58,8 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from models import Base  # noqa: E402
+import tasks  # noqa: E402,F401  the in-process worker runs every kind
+import tests.kinds  # noqa: E402,F401  and the kinds that only the tests use
 from tests.support import WorkerProcess, make_user  # noqa: E402
 from web import create_app  # noqa: E402
 
@@ -85,12 +87,12 @@ def app():
     application = create_app(load_settings())
     application.config["TESTING"] = True
     yield application
-    application.extensions["conveyor.db"].engine.dispose()
+    application.extensions["conveyor"].db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def db(app):
-    return app.extensions["conveyor.db"]
+    return app.extensions["conveyor"].db
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +105,7 @@ def client(app):
     return app.test_client()
 
 
-def _purge_broker(celery_app) -> None:
+def purge_broker(celery_app) -> None:
     with celery_app.connection_for_write() as conn:
         for queue in celery_app.conf.task_queues:
             try:
@@ -112,12 +114,25 @@ def _purge_broker(celery_app) -> None:
                 pass
 
 
+def _forget_live_state(app) -> None:
+    """Job event streams and queue positions in Redis: each test starts without them."""
+    from tasks.heartbeat import HEARTBEATS
+
+    redis = app.extensions["conveyor"].redis
+    HEARTBEATS.claimed.flush(redis)
+    keys = list(redis.scan_iter("conveyor:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def clean_state(app, db, celery_app):
     """Tests that need a worker share the database with it, so each test starts from empty tables."""
-    _purge_broker(celery_app)
+    purge_broker(celery_app)
+    _forget_live_state(app)
     yield
-    _purge_broker(celery_app)
+    purge_broker(celery_app)
+    _forget_live_state(app)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     for _ in range(10):  # a job the test left behind may still be finishing in the worker
         try:
@@ -144,7 +159,10 @@ def session(db):
 
 @pytest.fixture(scope="module")
 def worker(app, celery_app):
-    """A real Celery worker (threads pool) consuming every queue, for the tests of one module."""
+    """A real Celery worker (threads pool) consuming every queue, for the tests of one module.
+
+    Per module, not per session: the fault tests need the queues to themselves, for the workers
+    they start and kill."""
     from celery.contrib.testing.worker import start_worker
 
     with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,

@@ -17,14 +17,15 @@ from models import FINISHED, Job, JobStatus, Role
 from services import auth as auth_service
 
 _emails = itertools.count()
+PASSWORD_HASH = auth_service.hash_password("password123")  # hashed once: argon2 is slow on purpose
 
 
 def make_user(app, role: Role = Role.customer) -> tuple[int, dict]:
     """A user of `role` and the headers that authenticate as them."""
-    settings, db = app.extensions["conveyor.settings"], app.extensions["conveyor.db"]
+    settings, db = app.extensions["conveyor"].settings, app.extensions["conveyor"].db
     with db.Session.begin() as session:
         user = auth_service.create_user(session, f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
-                                        "password123", role)
+                                        PASSWORD_HASH, role)
     token = auth_service.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
     return user.id, {"Authorization": f"Bearer {token}"}
 
@@ -36,7 +37,7 @@ def register(client, email: str = "payer@example.com") -> tuple[int, dict]:
 
 
 def load_job(app, job_id) -> Job:
-    with app.extensions["conveyor.db"].Session.begin() as session:
+    with app.extensions["conveyor"].db.Session.begin() as session:
         return session.get(Job, uuid.UUID(str(job_id)))
 
 
@@ -55,10 +56,10 @@ def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
 class WorkerProcess:
     """A real `celery worker` in its own process group, so that it can be killed with SIGKILL."""
 
-    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing"):
+    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing", pool: str = "prefork"):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
-             "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+             "-P", pool, "-I", "tests.kinds", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
             cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
 
     def kill9(self) -> None:

@@ -7,20 +7,18 @@ import uuid
 from flask import Flask, g, request
 from flask_smorest import Api
 
-from config import Settings, load_settings_or_exit
-from config.logging import configure_logging, request_id_var
-from models.database import make_database
+from config import Settings
+from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
-from web.runtime import DB_KEY, SETTINGS_KEY
+from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or load_settings_or_exit()
-    configure_logging(settings)
-    app = Flask("conveyor")
+    app = create_runtime_app(settings)
+    settings = app.extensions["conveyor"].settings
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="Conveyor", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -32,12 +30,6 @@ def create_app(settings: Settings | None = None) -> Flask:
                                                               "bearerFormat": "JWT"}}},
         },
     )
-    app.extensions[SETTINGS_KEY] = settings
-    app.extensions[DB_KEY] = make_database(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
-
-    from worker.celery_app import celery_init_app
-
-    celery_init_app(app, settings)
     _register_request_hooks(app)
     _register_blueprints(app)
     register_error_handlers(app)  # after Api(), whose own handler it replaces

@@ -9,7 +9,7 @@ from flask import g, request
 from models import Role
 from services.auth import AuthError, Principal, verify_token
 from services.errors import DomainError
-from web.runtime import get_settings
+from worker.runtime import get_settings
 
 
 class Forbidden(DomainError):

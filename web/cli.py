@@ -8,7 +8,7 @@ from flask import Flask
 from models import Role
 from services import auth as auth_service
 from services.errors import DomainError
-from web.runtime import get_db
+from worker.runtime import get_db
 
 
 def register_commands(app: Flask) -> None:
@@ -19,9 +19,10 @@ def register_commands(app: Flask) -> None:
         """Create an admin user."""
         if len(password) < 8:
             raise click.BadParameter("at least 8 characters", param_hint="--password")
+        password_hash = auth_service.hash_password(password)
         try:
             with get_db().Session.begin() as session:
-                user = auth_service.create_user(session, email, password, Role.admin)
+                user = auth_service.create_user(session, email, password_hash, Role.admin)
         except DomainError as exc:
             raise click.ClickException(exc.message) from exc
         click.echo(f"admin {user.email} created (id {user.id})")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
@@ -41,6 +45,13 @@ def domain_error(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
+def database_unavailable(exc: Exception):
+    """The database is away (down, restarting, out of connections): nothing was written; try again."""
+    log.warning("database unavailable", exc_info=exc)
+    return error_response(503, "database_unavailable", "the database is unavailable; try again shortly",
+                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def unhandled_error(exc: Exception):
     log.exception("unhandled error")
     return error_response(500, "internal_error", "something went wrong on our side")
@@ -49,4 +60,6 @@ def unhandled_error(exc: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(HTTPException, http_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(unavailable, database_unavailable)
     app.register_error_handler(Exception, unhandled_error)

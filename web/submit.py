@@ -1,69 +1,81 @@
-"""The one way every family's endpoint submits a job: record it, commit, then publish; answer 202."""
+"""The one way every family's endpoint submits a job: record it, commit, publish; answer 202 (or wait)."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from contextlib import ExitStack
 from typing import Callable
 
 from flask import request, url_for
 from sqlalchemy.orm import Session
 
 from models import Job
-from services import jobs as job_service
 from services.errors import InvalidInput
 from services.metrics import record_submitted
-from tasks.dispatch import publish
-from tasks.registry import JOB_KINDS
 from web.auth import current_principal
-from web.runtime import get_db, get_settings
+from worker.runtime import get_runtime
+from worker.submission import enqueue
+from worker.subscriptions import RESYNC, Watch
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+CALLER = object()
+# Without live events (Redis away) a waiter looks at the database this often; with them, it looks
+# now and then anyway, in case an event was lost between a commit and its publication.
+POLL_WITHOUT_EVENTS = 0.5
+LOOK_ANYWAY = 5.0
 
 
 def submit_job(kind: str, payload: dict, domain_writes: Callable[[Session, Job], None] | None = None, *,
-               owner_id: int | None = None, idempotency_key: str | None = None):
+               owner_id: int | None | object = CALLER, idempotency_key: str | None = None):
     """Insert the job (and the caller's domain rows) in one transaction, publish after commit.
 
-    The job belongs to the caller, and its Idempotency-Key is the request's, unless given here.
-    Returns what a flask-smorest view returns: (job, status, headers).
+    The job belongs to the caller (`owner_id=None`: to the system), and its Idempotency-Key is the
+    request's, unless given here. Returns what a flask-smorest view returns: (job, status, headers).
     """
-    settings, db = get_settings(), get_db()
-    owner_id = owner_id if owner_id is not None else current_principal().user_id
+    runtime = get_runtime()
+    owner = current_principal().user_id if owner_id is CALLER else owner_id
     key = idempotency_key or _idempotency_key()
-    wait = _prefer_wait(settings.max_wait_seconds)
-    with db.Session.begin() as session:
-        job, created = job_service.submit(
-            session, kind=kind, owner_id=owner_id, queue=JOB_KINDS[kind].queue, payload=payload,
-            max_attempts=settings.job_max_attempts, idempotency_key=key)
-        if created and domain_writes is not None:
-            domain_writes(session, job)
-    if created:
-        record_submitted(kind)
-        if not publish(job.id, kind):
-            with db.Session.begin() as session:
-                job_service.mark_undispatched(session, job.id)
-    headers = {"Location": url_for("jobs.JobById", job_id=job.id)}
-    if wait:
-        headers["Preference-Applied"] = f"wait={wait}"
-        job = wait_for(job.id, wait)
+    wait = _prefer_wait(runtime.settings.max_wait_seconds)
+    job_id = uuid.uuid4()
+    with ExitStack() as stack:
+        # Watch before the job exists: no event it sends can be missed.
+        watch = stack.enter_context(runtime.subscriptions.watch(job_id)) if wait else None
+        with runtime.db.Session.begin() as session:
+            job, created = enqueue(session, kind, payload, owner_id=owner, idempotency_key=key, job_id=job_id)
+            if created and domain_writes is not None:
+                domain_writes(session, job)
+        if created:
+            record_submitted(kind)
+        headers = {"Location": url_for("jobs.JobById", job_id=job.id)}
+        if wait:
+            headers["Preference-Applied"] = f"wait={wait}"
+            if not created:  # an earlier request's job: watch that one, and look at it first
+                watch = stack.enter_context(runtime.subscriptions.watch(job.id))
+            job = wait_for(job.id, wait, watch, look_first=not created)
     return job, (202 if created and not job.status.finished else 200), headers
 
 
-def wait_for(job_id: uuid.UUID, seconds: float) -> Job:
-    """Poll until the job finishes or time runs out; the job as it is then."""
-    db = get_db()
-    deadline, pause = time.monotonic() + seconds, 0.002
+def wait_for(job_id: uuid.UUID, seconds: float, watch: Watch, *, look_first: bool) -> Job:
+    """Until the job finishes or time runs out, woken by its live events; the job as it is then."""
+    db = get_runtime().db
+    deadline = time.monotonic() + seconds
+    look = look_first
     while True:
-        with db.Session.begin() as session:
-            status = job_service.status_of(session, job_id)
-            if status.finished or time.monotonic() + pause > deadline:
-                return session.get(Job, job_id)
-        time.sleep(pause)
-        # Most jobs end within milliseconds: look often at first, then back off gently.
-        pause = min(pause * 1.25, 0.1)
+        if look:
+            with db.read() as session:
+                job = session.get(Job, job_id)
+            if job.status.finished:
+                return job
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        item = watch.next(min(remaining, POLL_WITHOUT_EVENTS if watch.degraded else LOOK_ANYWAY))
+        look = item is None or item is RESYNC or item.final
+    with db.read() as session:
+        return session.get(Job, job_id)
 
 
 def _idempotency_key() -> str | None:
@@ -76,4 +88,7 @@ def _idempotency_key() -> str | None:
 
 def _prefer_wait(limit: int) -> int:
     match = PREFER_WAIT.search(request.headers.get("Prefer", ""))
-    return min(int(match.group(1)), limit) if match else 0
+    if not match:
+        return 0
+    digits = match.group(1).lstrip("0")
+    return limit if len(digits) > 6 else min(int(digits or 0), limit)

@@ -66,18 +66,18 @@ def start_embedded_redis(port: int, data_dir: Path) -> None:
 
 def demo_token() -> str:
     """A development user and token, so the printed curl line works as it is."""
-    from sqlalchemy import select
-
-    from models import Role, User
+    from models import Role
     from models.database import make_database
     from services import auth
 
     settings = load_settings_or_exit()
     db = make_database(settings.database_url)
-    with db.Session.begin() as session:
-        user = session.scalar(select(User).where(User.email == "demo@conveyor.local"))
-        if user is None:
-            user = auth.create_user(session, "demo@conveyor.local", "demo-password", Role.customer)
+    with db.read() as session:
+        user = auth.user_by_email(session, "demo@conveyor.local")
+    if user is None:
+        password_hash = auth.hash_password("demo-password")
+        with db.Session.begin() as session:
+            user = auth.create_user(session, "demo@conveyor.local", password_hash, Role.customer)
     return auth.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
 
 

@@ -1,26 +1,24 @@
-"""Beat's schedule, on its own queue so that no backlog of jobs delays it.
-
-Each entry expires before the next is due, so a stalled worker is not buried under repeats.
-"""
+"""Beat's schedule. Its tasks run on the `maintenance` queue, which has its own worker line, so
+that no backlog of jobs delays them; each expires before the next is due, so a stalled
+maintenance worker is not buried under repeats."""
 
 from __future__ import annotations
 
 from celery.schedules import crontab
 
-OUTBOX_EVERY = 15.0
-REAPER_EVERY = 10.0
+from config import Settings
 
 
-def beat_schedule() -> dict:
+def beat_schedule(settings: Settings) -> dict:
+    outbox, reaper = settings.outbox_interval_seconds, settings.reaper_interval_seconds
     return {
-        "dispatch-outbox": {"task": "conveyor.maintenance.dispatch_outbox", "schedule": OUTBOX_EVERY,
-                            "options": {"queue": "maintenance", "expires": OUTBOX_EVERY}},
-        "reap-leases": {"task": "conveyor.maintenance.reap_leases", "schedule": REAPER_EVERY,
-                        "options": {"queue": "maintenance", "expires": REAPER_EVERY}},
-        "expire-holds": {"task": "conveyor.billing.expire_holds", "schedule": 60.0,
-                         "options": {"queue": "maintenance", "expires": 60.0}},
-        "reconcile-ledger": {"task": "conveyor.billing.reconcile", "schedule": crontab(minute=30, hour=2),
-                             "options": {"queue": "maintenance", "expires": 3600}},
-        "cleanup-jobs": {"task": "conveyor.maintenance.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
-                         "options": {"queue": "maintenance", "expires": 3600}},
+        "dispatch-outbox": {"task": "conveyor.beat.dispatch_outbox", "schedule": outbox,
+                            "options": {"expires": outbox}},
+        "reap-leases": {"task": "conveyor.beat.reap_leases", "schedule": reaper, "options": {"expires": reaper}},
+        "expire-holds": {"task": "conveyor.beat.expire_holds", "schedule": 60.0, "options": {"expires": 60.0}},
+        # Work that is a job of its own, owned by the system, made once per scheduled moment.
+        "reconcile-ledger": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=30, hour=2),
+                             "args": ("billing.reconcile", {}), "options": {"expires": 3600}},
+        "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
+                         "options": {"expires": 3600}},
     }

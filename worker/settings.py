@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kombu import Queue
 
-from config import QUEUES, Settings
+from config import Settings
+from worker.routes import QUEUES, task_routes
 from worker.schedule import beat_schedule
 
 
@@ -22,7 +23,9 @@ def celery_config(settings: Settings) -> dict:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A broker blip must not kill running jobs: they finish, and their message, if it comes
+        # back, finds the job done. (Celery's default would cancel every running task.)
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_concurrency": settings.worker_concurrency,
         "worker_hijack_root_logger": False,
         "task_serializer": "json",
@@ -32,8 +35,14 @@ def celery_config(settings: Settings) -> dict:
         "task_ignore_result": True,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        # Per job kind they may be set lower or higher (tasks.base.job_task).
+        "task_soft_time_limit": settings.job_soft_time_limit_seconds,
+        "task_time_limit": settings.job_time_limit_seconds,
         "task_default_queue": "default",
         "task_queues": [Queue(name) for name in QUEUES],
-        "beat_schedule": beat_schedule(),
+        "task_routes": task_routes(),
+        # Only the worker imports the tasks; the web sends them by name.
+        "include": ["tasks"],
+        "beat_schedule": beat_schedule(settings),
         "timezone": "UTC",
     }

@@ -11,7 +11,7 @@ from services.metrics import mark_process_dead
 
 @worker_process_init.connect
 def _dispose_engine_after_fork(**_):
-    celery_app.flask_app.extensions["conveyor.db"].dispose_after_fork()
+    celery_app.flask_app.extensions["conveyor"].db.dispose_after_fork()
 
 
 @worker_process_shutdown.connect
@@ -21,4 +21,4 @@ def _forget_metrics_of_dead_child(pid=None, **_):
 
 @setup_logging.connect
 def _use_our_logging(**_):
-    configure_logging(celery_app.flask_app.extensions["conveyor.settings"])
+    configure_logging(celery_app.flask_app.extensions["conveyor"].settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support import PASSWORD_HASH
+
 import uuid
 
 import pytest
@@ -15,7 +17,7 @@ from services.errors import Conflict, DomainError
 
 @pytest.fixture
 def user(session):
-    return create_user(session, f"{uuid.uuid4().hex[:8]}@example.com", "password123").id
+    return create_user(session, f"{uuid.uuid4().hex[:8]}@example.com", PASSWORD_HASH).id
 
 
 def test_signup_bonus_then_charge_takes_granted_first(session, user):
@@ -141,7 +143,7 @@ operations = st.lists(st.one_of(
 def test_any_sequence_of_operations_keeps_every_invariant(db, steps):
     with db.Session() as session:
         session.begin()
-        user = create_user(session, f"{uuid.uuid4().hex}@example.com", "x" * 8).id
+        user = create_user(session, f"{uuid.uuid4().hex}@example.com", PASSWORD_HASH).id
         charges, holds = [], []
         for n, (op, amount) in enumerate(steps):
             try:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from models import JobStatus, LedgerOperation, TransferKind
 from services import billing
 from services.billing.signatures import sign
-from tasks.maintenance import reap_leases
+from tasks.beat import reap_leases
 from tests.conftest import TEST_ENV
 from tests.support import register, wait_for_status
 
@@ -39,7 +39,7 @@ def test_the_same_webhook_event_sent_concurrently_credits_once(app, db, client, 
     user_id, auth = register(client)
     body = json.dumps({"id": "evt_race", "type": "payment.succeeded",
                        "data": {"user_id": user_id, "amount": 70}}).encode()
-    secret = app.extensions["conveyor.settings"].payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secret
     barrier, answers = threading.Barrier(6), []
 
     def deliver():

@@ -6,13 +6,13 @@ import time
 
 from models import JobStatus
 from services import jobs as job_service
-from tasks.maintenance import dispatch_outbox, reap_leases
+from tasks.beat import dispatch_outbox, reap_leases
 from tests.conftest import TEST_ENV
 from tests.support import TcpProxy, load_job, wait_for_status
 
 
 def events(app, job_id) -> list[tuple[int, str]]:
-    with app.extensions["conveyor.db"].Session.begin() as s:
+    with app.extensions["conveyor"].db.Session.begin() as s:
         return [(e.attempt, e.event) for e in job_service.events_of(s, job_id)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -9,17 +10,27 @@ from sqlalchemy import update
 from models import Job, JobStatus
 from models.base import utcnow
 from services import jobs as job_service
-from tasks.maintenance import cleanup_jobs, dispatch_outbox, reap_leases
-from worker.queues import queue_depths
+from tasks.beat import cleanup_jobs, dispatch_outbox, reap_leases
+from tests.conftest import purge_broker
+from worker.dispatch import publish
+from worker.queues import ClaimedThrough, queue_depths
 
 
-def queued_jobs(app, owner_id: int, n: int, **columns) -> list:
-    with app.extensions["conveyor.db"].Session.begin() as s:
+def queued_jobs(app, owner_id: int, n: int, *, lost: bool = True, **columns) -> list:
+    """`n` queued ping jobs; `lost`: their messages never reached the broker."""
+    with app.extensions["conveyor"].db.Session.begin() as s:
         jobs = [job_service.submit(s, kind="ping", owner_id=owner_id, queue="default", payload={"i": i},
                                    max_attempts=3)[0] for i in range(n)]
         if columns:
             s.execute(update(Job).where(Job.id.in_([j.id for j in jobs])).values(**columns))
+    if lost:
+        purge_broker(app.extensions["celery"])
     return [j.id for j in jobs]
+
+
+def send(app, job_ids) -> None:
+    for job_id in job_ids:
+        assert publish(app.extensions["celery"], job_id, "ping")
 
 
 def depth(app) -> int:
@@ -28,13 +39,9 @@ def depth(app) -> int:
 
 
 def test_outbox_resends_only_what_the_broker_lacks(app, customer):
-    stale = utcnow() - timedelta(minutes=5)
-    ids = queued_jobs(app, customer[0], 5, dispatched_at=stale)
+    ids = queued_jobs(app, customer[0], 5, dispatched_at=utcnow() - timedelta(minutes=5))
+    send(app, ids[:3])
     with app.app_context():
-        from tasks.dispatch import publish
-
-        for job_id in ids[:3]:
-            publish(job_id, "ping")
         # Three messages wait in the queue; five jobs look stale: only two can be missing.
         assert dispatch_outbox() == 2
         assert depth(app) == 5
@@ -44,13 +51,28 @@ def test_outbox_resends_only_what_the_broker_lacks(app, customer):
 
 def test_outbox_leaves_a_long_but_healthy_queue_alone(app, customer):
     ids = queued_jobs(app, customer[0], 20, dispatched_at=utcnow() - timedelta(minutes=5))
+    send(app, ids)
     with app.app_context():
-        from tasks.dispatch import publish
-
-        for job_id in ids:
-            publish(job_id, "ping")
         assert dispatch_outbox() == 0
     assert depth(app) == 20
+
+
+def test_outbox_resends_a_lost_job_behind_a_long_healthy_queue(app, customer, make_app):
+    """The queue holds more messages than there are stale jobs, so "stale minus depth" resends nothing;
+    but a job sent after the lost one has already been claimed: the lost one's message is gone."""
+    now = utcnow()
+    sent = now - timedelta(minutes=5)
+    lost = queued_jobs(app, customer[0], 1, created_at=sent, available_at=sent, dispatched_at=sent)
+    waiting = queued_jobs(app, customer[0], 20, lost=False)  # just sent: their messages wait in the queue
+    claimed = ClaimedThrough()
+    claimed.saw("default", now - timedelta(minutes=2))  # a worker took a job sent two minutes ago
+    claimed.flush(app.extensions["conveyor"].redis)
+    with make_app(OUTBOX_REDISPATCH_AFTER_SECONDS="60").app_context():  # the queued 20 stay fresh
+        assert dispatch_outbox() == 1
+    with app.extensions["conveyor"].db.read() as s:
+        assert s.get(Job, lost[0]).dispatched_at > now
+        assert all(s.get(Job, i).dispatched_at < now + timedelta(seconds=30) for i in waiting)
+    assert depth(app) == 21
 
 
 def test_outbox_waits_for_a_retry_backoff_to_pass(app, customer):
@@ -65,14 +87,17 @@ def test_reaper_requeues_expired_leases_and_fails_jobs_out_of_attempts(app, cust
                         lease_expires_at=utcnow() + timedelta(minutes=1))
     retry = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=1, lease_expires_at=expired)
     spent = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=3, lease_expires_at=expired)
+    hung = queued_jobs(app, customer[0], 1, status=JobStatus.running, attempts=3, lease_expires_at=expired,
+                       deadline_at=expired)
     with app.app_context():
-        assert reap_leases() == {"requeued": 1, "failed": 1}
+        assert reap_leases() == {"requeued": 1, "failed": 2}
         assert reap_leases() == {"requeued": 0, "failed": 0}
-    with app.extensions["conveyor.db"].Session.begin() as s:
+    with app.extensions["conveyor"].db.read() as s:
         assert s.get(Job, alive[0]).status == JobStatus.running
         assert s.get(Job, retry[0]).status == JobStatus.queued
         failed = s.get(Job, spent[0])
         assert failed.status == JobStatus.failed and failed.error["code"] == "lease_expired"
+        assert s.get(Job, hung[0]).error["code"] == "time_limit_exceeded"
     assert depth(app) == 1
 
 
@@ -83,14 +108,12 @@ def test_cleanup_deletes_only_old_finished_jobs(app, customer):
     waiting = queued_jobs(app, customer[0], 1)
     with app.app_context():
         assert cleanup_jobs() == 1
-    with app.extensions["conveyor.db"].Session.begin() as s:
+    with app.extensions["conveyor"].db.read() as s:
         assert s.get(Job, old[0]) is None
         assert s.get(Job, recent[0]) is not None and s.get(Job, waiting[0]) is not None
 
 
 def test_two_beats_at_once_resend_each_lost_job_once(app, customer):
-    import threading
-
     queued_jobs(app, customer[0], 30, dispatched_at=utcnow() - timedelta(minutes=5))
     barrier, sent = threading.Barrier(2), []
 

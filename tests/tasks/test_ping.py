@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from models import JobStatus
-from tasks.maintenance import reap_leases
+from tasks.beat import reap_leases
 from tests.support import wait_for_status
 
 

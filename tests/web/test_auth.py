@@ -55,7 +55,7 @@ def test_wrong_password_and_unknown_email_look_the_same(client, customer):
 
 
 def _token(app, **claims):
-    settings = app.extensions["conveyor.settings"]
+    settings = app.extensions["conveyor"].settings
     base = {"sub": "1", "role": "customer", "exp": utcnow() + timedelta(minutes=5)}
     return jwt.encode(base | claims, settings.secret_key, algorithm="HS256")
 

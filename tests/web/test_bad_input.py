@@ -46,7 +46,7 @@ def test_a_body_that_is_not_json_is_415(client, auth, db):
 
 
 def test_an_oversized_body_is_413(app, client, auth, db):
-    limit = app.extensions["conveyor.settings"].max_request_bytes
+    limit = app.extensions["conveyor"].settings.max_request_bytes
     body = '{"sleep_ms": 1, "pad": "' + "x" * limit + '"}'
     answer = client.post(PING, data=body, headers={**auth, "Content-Type": "application/json"})
     assert_envelope(answer, 413, "payload_too_large")

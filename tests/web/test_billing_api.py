@@ -9,7 +9,7 @@ import pytest
 
 from models import Role
 from services.billing.signatures import sign
-from tests.support import make_user, register, wait_for_status
+from tests.support import load_job, make_user, register, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
 WEBHOOK = "/api/v1/billing/webhooks/payments"
@@ -23,7 +23,7 @@ def wait(client, headers, path, body):
 
 def webhook(client, app, event: dict, *, at: float | None = None, secret: str | None = None):
     body = json.dumps(event).encode()
-    secret = secret or app.extensions["conveyor.settings"].payment_webhook_secret
+    secret = secret or app.extensions["conveyor"].settings.payment_webhook_secret
     header = sign(secret, body, int(at or time.time()))
     return client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json", "Conveyor-Signature": header})
 
@@ -53,8 +53,10 @@ def test_a_payment_webhook_tops_up_once_however_often_it_comes(app, client):
     assert first.status_code == 202
     again = [webhook(client, app, event) for _ in range(2)]
     assert {a.status_code for a in again} == {200} and {a.json["id"] for a in again} == {first.json["id"]}
-    job = client.get(first.headers["Location"], headers=auth)
-    assert job.status_code == 200  # the top-up job belongs to the paying user
+    # The top-up is a system job: the payer can neither see it nor cancel the credits they paid for.
+    assert client.get(first.headers["Location"], headers=auth).status_code == 404
+    assert client.post(f"{first.headers['Location']}/cancel", headers=auth).status_code == 404
+    assert load_job(app, first.json["id"]).owner_id is None
     deadline = time.monotonic() + 20
     while client.get("/api/v1/wallet", headers=auth).json["purchased"] != 500:
         assert time.monotonic() < deadline
@@ -68,7 +70,7 @@ def test_a_badly_signed_webhook_writes_nothing(app, client, db, tamper):
     user_id, auth = register(client)
     event = {"id": f"evt_{tamper}", "type": "payment.succeeded", "data": {"user_id": user_id, "amount": 5}}
     body = json.dumps(event).encode()
-    secret = app.extensions["conveyor.settings"].payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secret
     at = {"stale": time.time() - 301, "future": time.time() + 301}.get(tamper, time.time())
     header = sign("not-the-secret" if tamper == "wrong_secret" else secret, body, int(at))
     if tamper == "bad_signature":
@@ -90,7 +92,7 @@ def test_a_client_cannot_take_a_payment_events_idempotency_key(app, client):
 
 
 def test_a_webhook_body_that_is_not_json_is_400(app, client):
-    secret = app.extensions["conveyor.settings"].payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secret
     body = b'{"id": "evt_1", '
     answer = client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json",
                                                       "Conveyor-Signature": sign(secret, body, int(time.time()))})

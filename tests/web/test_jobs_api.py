@@ -8,6 +8,8 @@ import pytest
 
 from models import JobStatus
 from services import jobs as job_service
+from services.jobs import after_commit
+from worker.dispatch import publish
 from tests.support import load_job, make_user, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -38,7 +40,7 @@ def test_transient_failures_retry_with_backoff_until_success(app, client, auth):
     job_id = submit(client, auth, {"fail_times": 2}).json["id"]
     job = wait_for_status(app, job_id)
     assert job.status == JobStatus.succeeded and job.attempts == 3 and job.error is None
-    with app.extensions["conveyor.db"].Session.begin() as s:
+    with app.extensions["conveyor"].db.Session.begin() as s:
         assert [e.event for e in job_service.events_of(s, job.id)].count("retry") == 2
 
 
@@ -88,15 +90,13 @@ def test_prefer_wait_that_runs_out_still_answers_202(client, auth):
 
 def test_cancel_a_queued_job_at_once_and_the_worker_never_runs_it(app, client, auth, customer, celery_app):
     # A job whose message has not reached the broker yet: written, not published.
-    with app.extensions["conveyor.db"].Session.begin() as s:
+    with app.extensions["conveyor"].db.Session.begin() as s:
         job, _ = job_service.submit(s, kind="ping", owner_id=customer[0], queue="default", payload={},
                                     max_attempts=3)
+        after_commit.take(s)
     answer = client.post(f"/api/v1/jobs/{job.id}/cancel", headers=auth)
     assert answer.status_code == 200 and answer.json["status"] == "cancelled"
-    with app.app_context():
-        from tasks.dispatch import publish
-
-        assert publish(job.id, "ping")
+    assert publish(celery_app, job.id, "ping")
     # Let the worker see the message; the job must stay cancelled and never start.
     marker = submit(client, auth, {}, Prefer="wait=10")
     assert marker.json["status"] == "succeeded"

@@ -11,7 +11,7 @@ from services import auth as auth_service
 from services import billing
 from services.auth import AuthError
 from web.auth import current_principal, require_auth
-from web.runtime import get_db, get_settings
+from worker.runtime import get_db, get_settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users and access tokens")
 
@@ -29,8 +29,9 @@ class Register(MethodView):
     @blp.response(201, RegisteredSchema)
     def post(self, data):
         """Create a customer account with its signup bonus; answers with the user and an access token."""
+        password_hash = auth_service.hash_password(data["password"])
         with get_db().Session.begin() as session:
-            user = auth_service.create_user(session, data["email"], data["password"])
+            user = auth_service.create_user(session, data["email"], password_hash)
             billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
         return {"user": user, **token_for(user)}
 
@@ -42,9 +43,9 @@ class Login(MethodView):
     @blp.response(200, TokenSchema)
     def post(self, data):
         """Exchange email and password for an access token."""
-        with get_db().Session.begin() as session:
-            user = auth_service.authenticate(session, data["email"], data["password"])
-        return token_for(user)
+        with get_db().read() as session:
+            user = auth_service.user_by_email(session, data["email"])
+        return token_for(auth_service.check_password(user, data["password"]))
 
 
 @blp.route("/me")
@@ -53,7 +54,7 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self):
         """The user the token belongs to."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             user = session.get(User, current_principal().user_id)
         if user is None:
             raise AuthError("the token's user no longer exists", code="invalid_token")

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from web.errors import error_response
-from web.runtime import get_celery, get_db
+from worker.runtime import get_celery, get_db
 
 blp = Blueprint("health", __name__)
 
@@ -17,8 +17,8 @@ def healthz():
 
 
 def _check_database() -> None:
-    with get_db().engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+    with get_db().read() as session:
+        session.execute(text("SELECT 1"))
 
 
 def _check_broker() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,8 +12,9 @@ from schemas.jobs import JobEventPageSchema, JobListArgsSchema, JobPageSchema, J
 from services import jobs as job_service
 from services.metrics import record_finished
 from web.auth import current_principal, require_auth
-from web.runtime import get_db
+from web.streams import JobStream, last_event_id
 from web.submit import submit_job
+from worker.runtime import get_db, get_runtime
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs of every kind")
 
@@ -43,10 +45,10 @@ class Jobs(MethodView):
     @blp.response(200, JobPageSchema)
     def get(self, args):
         """Your jobs (admins: everyone's), newest first, filtered by kind and status."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             items, next_cursor = job_service.list_for(session, current_principal(), kind=args["kind"],
-                                                      status=args["status"], limit=args["limit"],
-                                                      cursor=args["cursor"])
+                                                      status=args["status"], parent_id=args["parent_id"],
+                                                      limit=args["limit"], cursor=args["cursor"])
         return {"items": items, "next_cursor": next_cursor}
 
 
@@ -66,7 +68,7 @@ class JobById(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id):
         """One job: status, progress, result or error."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             return job_service.get(session, job_id, current_principal())
 
 
@@ -76,9 +78,27 @@ class JobEvents(MethodView):
     @blp.response(200, JobEventPageSchema)
     def get(self, job_id):
         """The job's transitions, oldest first: each attempt, retry and lease expiry."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             job_service.get(session, job_id, current_principal())
             return {"items": job_service.events_of(session, job_id)}
+
+
+@blp.route("/<uuid:job_id>/stream")
+class JobEventStream(MethodView):
+    @require_auth()
+    @blp.doc(parameters=[{"in": "header", "name": "Last-Event-ID", "schema": {"type": "string"},
+                          "description": "Resume after this event (what the stream's `id:` lines gave)."}],
+             responses={"200": {"description": "Server-Sent Events until the job ends (see the README)",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="No such job")
+    def get(self, job_id):
+        """The job's live events (Server-Sent Events): a snapshot, its transitions, progress, its own
+        events, and `end`; resumable with `Last-Event-ID`."""
+        with get_db().read() as session:
+            job_service.get(session, job_id, current_principal())
+        stream = JobStream(get_runtime(), job_id, last_event_id(request.headers.get("Last-Event-ID")))
+        return Response(iter(stream), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @blp.route("/<uuid:job_id>/cancel")
@@ -87,7 +107,7 @@ class CancelJob(MethodView):
     @blp.response(200, JobSchema)
     @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="The job has already finished")
     def post(self, job_id):
-        """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        """Cancel a queued or waiting job (and its children) at once, or ask a running one to stop."""
         with get_db().Session.begin() as session:
             job = job_service.cancel(session, job_id, current_principal())
         if job.status == JobStatus.cancelled:

@@ -7,10 +7,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from config import QUEUES
 from models import Job
-from web.runtime import get_db
+from worker.runtime import get_db
 from worker.queues import queue_depths
+from worker.routes import QUEUES
 
 blp = Blueprint("metrics", __name__)
 
@@ -25,7 +25,7 @@ class LiveCollector:
                 depth.add_metric([queue], n)
         yield depth
         jobs = GaugeMetricFamily("conveyor_jobs", "Jobs in the jobs table", labels=["kind", "status"])
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             for kind, status, n in session.execute(
                     select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
                 jobs.add_metric([kind, status.value], n)

@@ -12,7 +12,7 @@ from schemas.billing import PaymentDataSchema, PaymentEventSchema
 from schemas.jobs import JobSchema
 from services.billing import signatures
 from services.errors import DomainError, InvalidInput, NotFound
-from web.runtime import get_db, get_settings
+from worker.runtime import get_db, get_settings
 from web.submit import submit_job
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/billing/webhooks", description="Payment webhooks")
@@ -41,10 +41,9 @@ class Payments(MethodView):
         if event["type"] != "payment.succeeded":
             return jsonify({"status": "ignored", "type": event["type"]}), 200
         data = _load(PaymentDataSchema(), event["data"])
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             if session.get(User, data["user_id"]) is None:
                 raise NotFound("no such user", code="unknown_user", status=422)
         payload = {"event_id": event["id"], **data}
-        # The space keeps this key out of clients' reach: their Idempotency-Keys may not contain one.
-        return submit_job("billing.topup", payload, owner_id=data["user_id"],
-                          idempotency_key=f"payment event {event['id']}")
+        # A system job: the payer can neither see nor cancel the top-up they paid for.
+        return submit_job("billing.topup", payload, owner_id=None, idempotency_key=f"payment event {event['id']}")

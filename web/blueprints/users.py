@@ -12,7 +12,7 @@ from schemas.common import PageArgsSchema, page_schema
 from services import auth as auth_service
 from services.pagination import page
 from web.auth import require_auth
-from web.runtime import get_db
+from worker.runtime import get_db
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts (admins and managers)")
 
@@ -24,7 +24,7 @@ class Users(MethodView):
     @blp.response(200, page_schema(UserSchema, "UserPage"))
     def get(self, args):
         """All users, newest first."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             items, next_cursor = page(session, select(User), User, args["limit"], args["cursor"])
         return {"items": items, "next_cursor": next_cursor}
 
@@ -33,5 +33,6 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data):
         """Create a user with any role (admins only)."""
+        password_hash = auth_service.hash_password(data["password"])
         with get_db().Session.begin() as session:
-            return auth_service.create_user(session, data["email"], data["password"], data["role"], data["branch_id"])
+            return auth_service.create_user(session, data["email"], password_hash, data["role"], data["branch_id"])

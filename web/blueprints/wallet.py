@@ -9,7 +9,7 @@ from schemas.billing import ChargeSchema, TransferListArgsSchema, TransferPageSc
 from services import billing
 from web.auth import current_principal, require_auth
 from web.blueprints.jobs import submission
-from web.runtime import get_db
+from worker.runtime import get_db
 from web.submit import submit_job
 
 blp = Blueprint("wallet", __name__, url_prefix="/api/v1/wallet", description="Your credit wallet")
@@ -21,7 +21,7 @@ class Wallet(MethodView):
     @blp.response(200, WalletSchema)
     def get(self):
         """Balance, what holds reserve, and what is available, in credits."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             return billing.wallet(session, current_principal().user_id)
 
 
@@ -32,7 +32,7 @@ class Transactions(MethodView):
     @blp.response(200, TransferPageSchema)
     def get(self, args):
         """Your transfers, newest first, optionally of one kind."""
-        with get_db().Session.begin() as session:
+        with get_db().read() as session:
             items, next_cursor = billing.transfers_of(session, current_principal().user_id, kind=args["kind"],
                                                       limit=args["limit"], cursor=args["cursor"])
         return {"items": items, "next_cursor": next_cursor}
