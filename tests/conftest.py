@@ -38,10 +38,12 @@ def _database_url() -> str:
 
 
 # The environment every process of the test run reads, the worker processes we start included.
+_BROKER_URL = REDIS_URL if answers(REDIS_URL) else _start_embedded_redis()
 TEST_ENV = {
     "CONVEYOR_ENV": "test",
     "DATABASE_URL": _database_url(),
-    "BROKER_URL": REDIS_URL if answers(REDIS_URL) else _start_embedded_redis(),
+    "BROKER_URL": _BROKER_URL,
+    "REDIS_URL": _BROKER_URL,
     "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics"),
     "LOG_LEVEL": "WARNING",
     "LOG_JSON": "false",
@@ -175,8 +177,8 @@ def worker_processes():
     """Start real worker processes (`start(concurrency=1, queues=...)`); all stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def start(**options) -> WorkerProcess:
-        started.append(WorkerProcess(TEST_ENV, **options))
+    def start(env: dict | None = None, **options) -> WorkerProcess:
+        started.append(WorkerProcess(TEST_ENV, extra_env=env, **options))
         return started[-1]
 
     yield start

@@ -56,7 +56,9 @@ def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
 class WorkerProcess:
     """A real `celery worker` in its own process group, so that it can be killed with SIGKILL."""
 
-    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing", pool: str = "prefork"):
+    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing", pool: str = "prefork",
+                 extra_env: dict | None = None):
+        env = {**env, **(extra_env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
              "-P", pool, "-I", "tests.kinds", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
@@ -135,3 +137,57 @@ class TcpProxy:
     def close(self) -> None:
         self.cut()
         self.listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebServer:
+    """The real web server: gunicorn with config/gunicorn.py (the gevent worker), on a free port."""
+
+    def __init__(self, env: dict, workers: int = 1, **extra_env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "web:create_app()"],
+            cwd=ROOT, env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port),
+                           "WEB_CONCURRENCY": str(workers), **extra_env}, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("gunicorn did not start")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def sse_events(lines) -> list[tuple[str | None, str, dict]]:
+    """(id, event, data) for each event in Server-Sent Events text lines; comments are skipped."""
+    import json
+
+    events, fields = [], {}
+    for line in lines:
+        line = line.decode() if isinstance(line, bytes) else line
+        if line == "":
+            if "event" in fields:
+                events.append((fields.get("id"), fields["event"], json.loads(fields.get("data", "{}"))))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    return events

@@ -18,13 +18,16 @@ log = logging.getLogger(__name__)
 def install(runtime) -> None:
     @event.listens_for(runtime.db.Session, "after_commit")
     def _deliver(session):
+        if session.get_nested_transaction() is not None:
+            return  # a savepoint was released: the transaction itself goes on
         pending = after_commit.take(session)
         if pending:
             deliver(runtime, pending)
 
-    @event.listens_for(runtime.db.Session, "after_rollback")
-    def _forget(session):
-        after_commit.take(session)
+    @event.listens_for(runtime.db.Session, "after_transaction_end")
+    def _forget(session, transaction):
+        if transaction.parent is None:  # the transaction ended without a commit (a commit took it already)
+            after_commit.take(session)
 
 
 def deliver(runtime, pending: after_commit.Pending) -> None:

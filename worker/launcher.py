@@ -20,7 +20,7 @@ from dotenv import load_dotenv
 
 from config import ROOT, load_settings_or_exit
 
-PROCESSES = ["web", "worker", "beat", "flower"]
+PROCESSES = ["web", "worker", "io", "maintenance", "beat", "flower"]
 
 
 def _answers(host: str, port: int) -> bool:

@@ -54,7 +54,9 @@ _CLAIM = (
             started_at=bindparam("b_now"))
     .returning(_jobs.c.attempts, _jobs.c.max_attempts, _jobs.c.kind, _jobs.c.owner_id, _jobs.c.parent_id,
                _jobs.c.queue, _jobs.c.payload, _jobs.c.checkpoint, _jobs.c.dispatched_at))
-_FENCED = update(_jobs).where(_jobs.c.id == bindparam("b_id"), _running, _jobs.c.attempts == bindparam("b_attempt"))
+# Fenced: only this attempt, and only before its hard time limit, may write the job.
+_FENCED = update(_jobs).where(_jobs.c.id == bindparam("b_id"), _running, _jobs.c.attempts == bindparam("b_attempt"),
+                              _jobs.c.deadline_at > bindparam("b_now"))
 _SAVE_PROGRESS = _FENCED.values(
     lease_expires_at=_LEASE, progress_done=bindparam("b_done"), progress_total=bindparam("b_total"),
     progress_message=bindparam("b_message")).returning(_jobs.c.cancel_requested)
@@ -85,7 +87,7 @@ def claim(session: Session, job_id: uuid.UUID, *, lease_seconds: float, time_lim
 
 
 def _fence(claim: Claim) -> dict:
-    return {"b_id": claim.job_id, "b_attempt": claim.attempt}
+    return {"b_id": claim.job_id, "b_attempt": claim.attempt, "b_now": utcnow()}
 
 
 def _progress(progress: dict) -> dict:
@@ -136,7 +138,7 @@ def finish(session: Session, claim: Claim, status: JobStatus, *, result: dict | 
     """Write the final status (and the last progress not yet written); in the same transaction as the
     job's last domain writes."""
     assert status in FINISHED
-    params = {**_fence(claim), "b_status": status, "b_result": result, "b_error": error, "b_now": utcnow()}
+    params = {**_fence(claim), "b_status": status, "b_result": result, "b_error": error}
     if progress is not None:
         params.update(_progress(progress))
     done = session.connection().execute(_FINISH_WITH_PROGRESS if progress else _FINISH, params).rowcount

@@ -181,3 +181,23 @@ def test_cancelling_a_parent_cancels_its_queued_children_and_stops_its_running_o
         session.refresh(job)
     assert (parent.status, queued.status) == (JobStatus.cancelled, JobStatus.cancelled)
     assert running.status == JobStatus.running and running.cancel_requested
+
+
+def test_jobs_go_out_only_when_the_outermost_transaction_commits(app, db, monkeypatch):
+    """A savepoint (each keyed submission makes one) is not a commit: nothing is sent before the end,
+    and nothing at all from a transaction that is rolled back."""
+    from services.auth import create_user
+
+    with db.Session.begin() as s:
+        owner = create_user(s, "outbox@example.com", PASSWORD_HASH)
+    sent = []
+    monkeypatch.setattr(app.extensions["conveyor"].celery, "send_task", lambda name, **kw: sent.append(kw["task_id"]))
+    with db.Session.begin() as s:
+        ids = [new_job(s, owner, idempotency_key=f"k{n}").id for n in range(3)]
+        s.flush()
+        assert sent == []
+    assert sent == [str(i) for i in ids]
+    with pytest.raises(RuntimeError), db.Session.begin() as s:
+        new_job(s, owner, idempotency_key="rolled back")
+        raise RuntimeError("the transaction fails")
+    assert len(sent) == 3

@@ -11,6 +11,7 @@ from services import auth as auth_service
 from services import billing
 from services.auth import AuthError
 from web.auth import current_principal, require_auth
+from web.offload import off_the_loop
 from worker.runtime import get_db, get_settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users and access tokens")
@@ -29,7 +30,7 @@ class Register(MethodView):
     @blp.response(201, RegisteredSchema)
     def post(self, data):
         """Create a customer account with its signup bonus; answers with the user and an access token."""
-        password_hash = auth_service.hash_password(data["password"])
+        password_hash = off_the_loop(auth_service.hash_password, data["password"])
         with get_db().Session.begin() as session:
             user = auth_service.create_user(session, data["email"], password_hash)
             billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
@@ -45,7 +46,7 @@ class Login(MethodView):
         """Exchange email and password for an access token."""
         with get_db().read() as session:
             user = auth_service.user_by_email(session, data["email"])
-        return token_for(auth_service.check_password(user, data["password"]))
+        return token_for(off_the_loop(auth_service.check_password, user, data["password"]))
 
 
 @blp.route("/me")

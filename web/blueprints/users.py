@@ -12,6 +12,7 @@ from schemas.common import PageArgsSchema, page_schema
 from services import auth as auth_service
 from services.pagination import page
 from web.auth import require_auth
+from web.offload import off_the_loop
 from worker.runtime import get_db
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts (admins and managers)")
@@ -33,6 +34,6 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data):
         """Create a user with any role (admins only)."""
-        password_hash = auth_service.hash_password(data["password"])
+        password_hash = off_the_loop(auth_service.hash_password, data["password"])
         with get_db().Session.begin() as session:
             return auth_service.create_user(session, data["email"], password_hash, data["role"], data["branch_id"])
