@@ -62,7 +62,7 @@ from config import load_settings  # noqa: E402
 from models import Base  # noqa: E402
 import tasks  # noqa: E402,F401  the in-process worker runs every kind
 import tests.kinds  # noqa: E402,F401  and the kinds that only the tests use
-from tests.support import WorkerProcess, make_user  # noqa: E402
+from tests.support import ChildProcess, WorkerProcess, make_user  # noqa: E402
 from web import create_app  # noqa: E402
 
 
@@ -173,8 +173,22 @@ def worker(app, celery_app):
 
 
 @pytest.fixture
+def processes():
+    """Start real processes of the stack (`start(argv, env)`) on the test environment; all stopped after."""
+    started: list[ChildProcess] = []
+
+    def start(argv: list[str], env: dict | None = None) -> ChildProcess:
+        started.append(ChildProcess(argv, {**TEST_ENV, **(env or {})}))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
 def worker_processes():
-    """Start real worker processes (`start(concurrency=1, queues=...)`); all stopped after the test."""
+    """Start real worker processes (`start(concurrency=1, queues=..., env=...)`); all stopped after the test."""
     started: list[WorkerProcess] = []
 
     def start(env: dict | None = None, **options) -> WorkerProcess:

@@ -53,16 +53,11 @@ def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
         time.sleep(0.05)
 
 
-class WorkerProcess:
-    """A real `celery worker` in its own process group, so that it can be killed with SIGKILL."""
+class ChildProcess:
+    """A real process of the stack in its own process group, so that it can be killed with SIGKILL."""
 
-    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing", pool: str = "prefork",
-                 extra_env: dict | None = None):
-        env = {**env, **(extra_env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
-             "-P", pool, "-I", "tests.kinds", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-            cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    def __init__(self, argv: list[str], env: dict):
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
 
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -75,6 +70,17 @@ class WorkerProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill9()
+
+
+class WorkerProcess(ChildProcess):
+    """A real `celery worker`, with the tests' own job kinds."""
+
+    def __init__(self, env: dict, concurrency: int = 1, queues: str = "default,billing", pool: str = "prefork",
+                 extra_env: dict | None = None):
+        super().__init__(
+            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
+             "-P", pool, "-I", "tests.kinds", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+            {**env, **(extra_env or {})})
 
 
 class TcpProxy:
