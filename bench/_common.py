@@ -199,12 +199,12 @@ def base_env(children: Children, **extra: str) -> dict:
     env.update({
         "DATABASE_URL": DATABASE_URL,
         "BROKER_URL": BROKER_URL,
+        "REDIS_URL": BROKER_URL,
         "CONVEYOR_ENV": "test",
         "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
-        "WEB_THREADS": "8",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -215,7 +215,7 @@ def base_env(children: Children, **extra: str) -> dict:
 
 def use_env_here(env: dict) -> None:
     """Make this process read the same settings (config.load_settings) as the children."""
-    for key in ("DATABASE_URL", "BROKER_URL", "CONVEYOR_ENV", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR"):
+    for key in ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "CONVEYOR_ENV", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR"):
         os.environ[key] = env[key]
 
 
@@ -292,16 +292,19 @@ def wait_http(url: str, proc: subprocess.Popen, children: Children, name: str, t
 
 
 def start_worker(children: Children, name: str, app_module: str, env: dict, task_events: bool = True,
-                 queue: str = WORKER_QUEUE, extra: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`celery -A <app_module> worker -Q <queue> --without-gossip --without-mingle -c 2` (prefork),
-    then `extra` arguments.
-
-    task_events=False overrides the configuration's `worker_send_task_events` on the command line
-    (`worker.send_task_events=False`), to measure what the events cost.
+                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """A worker as the Procfile's `worker` line runs it (`python -m worker jobs`: its queues, pool and
+    concurrency, from worker/routes.py); for another app (the bare baseline) the same command with
+    `-A <app_module>`. Task events as configured, or off on the command line
+    (`worker.send_task_events=False`), to measure what they cost.
     """
-    args = ["worker", "-Q", queue, "--without-gossip", "--without-mingle", "-c", "2", "--loglevel", "WARNING"]
-    args += [] if task_events else ["worker.send_task_events=False"]
-    return children.spawn(name, [str(VENV_BIN / "celery"), "-A", app_module, *args, *extra], env)
+    from worker.__main__ import command
+
+    argv = command("jobs", ["--loglevel", "WARNING", *extra])
+    argv[argv.index("-A") + 1] = app_module
+    argv[0] = str(VENV_BIN / "python")
+    argv += [] if task_events else ["worker.send_task_events=False"]
+    return children.spawn(name, argv, env)
 
 
 def start_py_spy(children: Children, name: str, pid: int, out: Path) -> subprocess.Popen:

@@ -110,27 +110,18 @@ class Project:
         self.celery = Celery("conveyor-bench-billing", set_as_current=False)
         self.celery.config_from_object(celery_config(self.settings))
 
-    def create_users(self, prefix: str, count: int, credits: int, *, cheap_hash: bool) -> list[int]:
-        """Users via services.auth.create_user, each topped up via services.billing.top_up.
-
-        `cheap_hash`: swap the argon2 hasher for a minimal one while creating them (a real hash takes
-        ~0.2 s; passwords play no part in billing).
-        """
+    def create_users(self, prefix: str, count: int, credits: int) -> list[int]:
+        """Users via services.auth.create_user (one password hash for all: passwords play no part in
+        billing), each topped up via services.billing.top_up."""
         ids: list[int] = []
-        saved = self.auth._hasher
-        if cheap_hash:
-            from argon2 import PasswordHasher
-            self.auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        try:
-            for start in range(0, count, 200):
-                with self.db.Session.begin() as session:
-                    for i in range(start, min(count, start + 200)):
-                        user = self.auth.create_user(session, f"{prefix}-{i}@bench.example", "bench-password-123")
-                        session.flush()
-                        self.billing.top_up(session, user.id, credits, event_id=f"bench-{prefix}-{i}")
-                        ids.append(user.id)
-        finally:
-            self.auth._hasher = saved
+        password_hash = self.auth.hash_password("bench-password-123")
+        for start in range(0, count, 200):
+            with self.db.Session.begin() as session:
+                for i in range(start, min(count, start + 200)):
+                    user = self.auth.create_user(session, f"{prefix}-{i}@bench.example", password_hash)
+                    session.flush()
+                    self.billing.top_up(session, user.id, credits, event_id=f"bench-{prefix}-{i}")
+                    ids.append(user.id)
         return ids
 
     def balance(self, user_id: int) -> int:
@@ -161,7 +152,7 @@ class Project:
         return ids
 
     def publish(self, job_ids: list[uuid.UUID], kind: str = "billing.charge") -> None:
-        """The job's message, as tasks/dispatch.py sends it; always to queue `billing` (the worker's)."""
+        """The job's message, as worker/dispatch.py sends it; always to queue `billing` (the worker's)."""
         with self.celery.producer_or_acquire() as producer:
             for job_id in job_ids:
                 self.celery.send_task(f"conveyor.jobs.{kind}", args=[str(job_id)], queue="billing",
@@ -322,7 +313,7 @@ def start_worker(name: str) -> subprocess.Popen:
     metrics = CHILDREN.tmp / f"metrics-{name}"
     metrics.mkdir()
     env = {**os.environ, **BENCH_ENV, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-    return c.start_worker(CHILDREN, name, "worker.app", env, queue="billing", extra=("-n", f"{name}@%h"))
+    return c.start_worker(CHILDREN, name, "worker.app", env, extra=("-n", f"{name}@%h"))
 
 
 def drive_worker(name: str, n: int, progress, *, py_spy: Path | None, timeout: float, poll: float) -> dict:
@@ -466,10 +457,10 @@ def main() -> int:
     project = Project()
 
     log("creating users: the raw-baseline account, the hot wallet, the spread wallets")
-    raw_user = project.create_users("raw", 1, n + 100, cheap_hash=True)[0]
+    raw_user = project.create_users("raw", 1, n + 100)[0]
     raw_account = project.purchased_account_id(raw_user)
-    hot_user = project.create_users("hot", 1, n + 100, cheap_hash=False)[0]
-    spread_users = project.create_users("spread", SPREAD_USERS, math.ceil(n / SPREAD_USERS) + 10, cheap_hash=True)
+    hot_user = project.create_users("hot", 1, n + 100)[0]
+    spread_users = project.create_users("spread", SPREAD_USERS, math.ceil(n / SPREAD_USERS) + 10)
     log(f"users ready ({time.perf_counter() - began:.1f} s)")
 
     wait_for_quiet()

@@ -11,10 +11,11 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,20 @@ SQLITE_LOCK_WAIT_SECONDS = 30.0
 class Database:
     engine: Engine
     Session: sessionmaker[Session]
+    # PostgreSQL: connections whose commits return before their WAL reaches the disk (see autocommit).
+    unsynced_engine: Engine | None = None
+
+    @cached_property
+    def _read_engine(self) -> Engine:
+        return self.engine.execution_options(**{READ_ONLY: True})
+
+    @cached_property
+    def _read_snapshot_engine(self) -> Engine:
+        return self.engine.execution_options(**{READ_ONLY: True, "isolation_level": "REPEATABLE READ"})
+
+    @cached_property
+    def _autocommit_engine(self) -> Engine:
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -39,25 +54,31 @@ class Database:
         `snapshot`: every query sees the same moment (PostgreSQL's REPEATABLE READ; a SQLite read
         transaction always does), for reads that must agree with each other, such as a reconciliation.
         """
-        options = {READ_ONLY: True}
-        if snapshot and not self.is_sqlite:
-            options["isolation_level"] = "REPEATABLE READ"
-        with self.Session(bind=self.engine.execution_options(**options)) as session, session.begin():
+        bind = self._read_snapshot_engine if snapshot and not self.is_sqlite else self._read_engine
+        with self.Session(bind=bind) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def autocommit(self, *, durable: bool = True) -> Iterator[Session]:
+        """Statements that each commit on their own: on PostgreSQL without the round trips of BEGIN
+        and COMMIT (one statement is atomic alone); on SQLite, one write transaction.
+
+        `durable=False`: PostgreSQL returns before the commit reaches the disk. Only for writes whose
+        loss in a crash is harmless, such as a job's claim or lease: a later durable commit flushes
+        them first, and a lost claim only means that the job runs again.
+        """
+        if self.is_sqlite:
+            bind = self.engine
+        else:
+            bind = self._autocommit_engine if durable else self.unsynced_engine
+        with self.Session(bind=bind) as session, session.begin():
             yield session
 
     def dispose_after_fork(self) -> None:
         """A forked child must not reuse its parent's sockets (Superset's worker does the same)."""
-        self.engine.dispose(close=False)
-
-
-def skip_flush_wait(session: Session) -> None:
-    """PostgreSQL: let this transaction's commit return before its WAL reaches the disk.
-
-    Only for writes whose loss in a crash is harmless, such as a job's claim or lease: a later
-    durable commit flushes them first, and a lost claim only means the job runs again.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        for engine in (self.engine, self.unsynced_engine):
+            if engine is not None:
+                engine.dispose(close=False)
 
 
 def _begin_immediate(dbapi_connection) -> None:
@@ -113,8 +134,10 @@ def make_database(url: str, pool_size: int = 10, max_overflow: int = 10, *, pre_
                                pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
         _configure_sqlite(engine)
     else:
-        engine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pre_ping, pool_recycle=1800,
-            pool_use_lifo=True, hide_parameters=True,
-        )
+        options = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_pre_ping": pre_ping,
+                   "pool_recycle": 1800, "pool_use_lifo": True, "hide_parameters": True}
+        engine = create_engine(url, **options)
+        unsynced = create_engine(url, isolation_level="AUTOCOMMIT",
+                                 connect_args={"options": "-c synchronous_commit=off"}, **options)
+        return Database(engine=engine, Session=sessionmaker(engine, expire_on_commit=False), unsynced_engine=unsynced)
     return Database(engine=engine, Session=sessionmaker(engine, expire_on_commit=False))

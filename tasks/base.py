@@ -22,7 +22,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from config.logging import job_context
 from models import JobStatus
-from models.database import skip_flush_wait
 from services import jobs as job_service
 from services.errors import DomainError, TransientError
 from services.metrics import record_finished
@@ -54,8 +53,7 @@ class JobTask(AppContextTask):
         hard_limit = self.time_limit or settings.job_time_limit_seconds
         with job_context(job_id):
             try:
-                with runtime.db.Session.begin() as session:
-                    skip_flush_wait(session)
+                with runtime.db.autocommit(durable=False) as session:
                     claim = job_service.claim(session, uuid.UUID(job_id), lease_seconds=settings.job_lease_seconds,
                                               time_limit=hard_limit, worker=self.request.hostname or "worker")
             except TRANSIENT as exc:
@@ -79,9 +77,7 @@ class JobTask(AppContextTask):
         with HEARTBEATS.tracking(ctx):
             try:
                 result = self.job_function(ctx, ctx.payload)
-                job_service.finish(ctx.session, ctx.claim, JobStatus.succeeded, result=result or {},
-                                   progress=ctx.take_progress())
-                ctx.session.commit()
+                ctx.finish(JobStatus.succeeded, result=result or {})
                 return JobStatus.succeeded
             except job_service.LeaseLost:
                 log.warning("lease lost; this attempt's uncommitted work is rolled back")
@@ -124,10 +120,14 @@ class JobTask(AppContextTask):
         return False
 
     def _finish_alone(self, ctx: JobContext, status: JobStatus, error: dict) -> JobStatus | None:
-        def write(session, claim):
-            job_service.finish(session, claim, status, error=error, progress=ctx.take_progress())
-
-        return status if self._in_transaction(ctx, write) else None
+        try:
+            ctx.finish(status, error=error)
+            return status
+        except job_service.LeaseLost:
+            log.warning("lease lost before the job could be marked %s", status.value)
+        except TRANSIENT:
+            log.warning("could not record the job's end; the lease reaper will take it", exc_info=True)
+        return None
 
     def _retry_or_fail(self, ctx: JobContext, error: dict) -> JobStatus | None:
         claim = ctx.claim

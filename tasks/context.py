@@ -177,6 +177,19 @@ class JobContext:
             self._progress_dirty = False
             return self._progress
 
+    def finish(self, status, *, result: dict | None = None, error: dict | None = None) -> None:
+        """Write the final status: with the job's last writes if it made some, else on its own, in one
+        statement (the common case: a job whose work is elsewhere, or that only reports); a child's end
+        also counts on its parent, in the same transaction."""
+        if self._final is None:
+            alone = self.db.autocommit() if self.claim.parent_id is None else self.db.Session.begin()
+            with alone as session:
+                job_service.finish(session, self.claim, status, result=result, error=error,
+                                   progress=self.take_progress())
+            return
+        job_service.finish(self._final, self.claim, status, result=result, error=error, progress=self.take_progress())
+        self._final.commit()
+
     def close(self) -> None:
         """Roll back the final transaction if it is still open."""
         if self._final is not None:

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import Job
-from models.database import skip_flush_wait
 from services import jobs as job_service
 from worker.queues import ClaimedThrough
 
@@ -78,8 +77,8 @@ class Heartbeats:
         due = [ctx for ctx in alive if ctx not in written and now - ctx.renewed >= ctx.lease_seconds / 3]
         cancels, lost = set(), set()
         if progressed or due:
-            with db.Session.begin() as session:
-                skip_flush_wait(session)  # a lost renewal costs nothing: the next one comes within seconds
+            # A lost renewal costs nothing: the next one comes within seconds.
+            with db.autocommit(durable=False) as session:
                 for ctx, progress in progressed:
                     try:
                         if job_service.save_progress(session, ctx.claim, ctx.lease_seconds, progress):

@@ -64,8 +64,10 @@ class ChildProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
+        """A warm shutdown: the leader (Celery's main process, gunicorn's master) lets its children
+        finish what they are doing; the whole group is killed only if that takes too long."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -151,16 +153,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class WebServer:
+class WebServer(ChildProcess):
     """The real web server: gunicorn with config/gunicorn.py (the gevent worker), on a free port."""
 
     def __init__(self, env: dict, workers: int = 1, **extra_env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "web:create_app()"],
-            cwd=ROOT, env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port),
-                           "WEB_CONCURRENCY": str(workers), **extra_env}, start_new_session=True)
+        super().__init__([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "web:create_app()"],
+                         {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
+                          **extra_env})
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -171,15 +172,6 @@ class WebServer:
                     self.stop()
                     raise RuntimeError("gunicorn did not start")
                 time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
 
 
 def sse_events(lines) -> list[tuple[str | None, str, dict]]:

@@ -16,7 +16,7 @@ from worker.routes import WORKER_LINES
 def command(line_name: str, extra: list[str]) -> list[str]:
     line = WORKER_LINES[line_name]
     return [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-n", f"{line_name}@%h", "-Q", ",".join(line.queues),
-            "-P", line.pool, "-c", str(line.concurrency(load_settings_or_exit())), "-E",
+            "-P", line.pool, "-c", str(line.concurrency(load_settings_or_exit())),
             "--without-gossip", "--without-mingle", *extra]
 
 

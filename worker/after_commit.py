@@ -31,8 +31,9 @@ def install(runtime) -> None:
 
 
 def deliver(runtime, pending: after_commit.Pending) -> None:
-    """Events first, so that a job's `queued` is in its stream before any worker can say `running`."""
-    runtime.events.publish(pending.events)
+    """Events first, so that a job's `queued` is in its stream before any worker can say `running`:
+    the events go out in the background, except when messages follow, which wait for them."""
+    runtime.events.publish(pending.events, wait=bool(pending.publishes))
     failed = [p.job_id for p in pending.publishes
               if not dispatch.publish(runtime.celery, p.job_id, p.kind, p.countdown)]
     if not failed:

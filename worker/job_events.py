@@ -3,6 +3,9 @@
 One script appends an event to the job's stream (which keeps the last STREAM_MAXLEN and expires a
 while after the job's last event) and publishes it, with its stream id, on the job's channel. A
 client that reconnects reads what it missed from the stream, from its `Last-Event-ID`.
+
+A sender thread per process publishes, in order, in batches of one round trip: a job never waits on
+Redis for its events, and a burst (a stream of tokens, a thousand claims) costs a few round trips.
 Publishing is best effort: a job never fails because Redis is away, and listeners then fall back
 on the database.
 """
@@ -11,24 +14,37 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
+import threading
+import time
 import uuid
 from dataclasses import dataclass
+from hashlib import sha1
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from services.jobs.after_commit import LiveEvent
 
 log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 100_000  # a safety net; a stream expires long before
+BATCH = 500  # events per round trip at most
+LINGER_SECONDS = 0.01  # how long a batch waits for more, unless it holds a job's end
+SEND_WAIT_SECONDS = 2.0  # a publisher that waits never waits longer than this on Redis
 FINAL_EVENTS = frozenset({"succeeded", "failed", "cancelled"})
 
+# KEYS: each event's stream and channel, in pairs; ARGV: maxlen, ttl, then each event's name and data.
 _APPEND_AND_PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[2], 'data', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
-return id
+local maxlen, ttl = ARGV[1], ARGV[2]
+for i = 1, #KEYS / 2 do
+    local stream, channel, event, data = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i + 1], ARGV[2 * i + 2]
+    local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', event, 'data', data)
+    redis.call('EXPIRE', stream, ttl)
+    redis.call('PUBLISH', channel, id .. ' ' .. event .. ' ' .. data)
+end
+return #KEYS / 2
 """
 
 
@@ -41,6 +57,11 @@ class Event:
     @property
     def final(self) -> bool:
         return self.event in FINAL_EVENTS
+
+
+def _urgent(item) -> bool:
+    events, sent = item
+    return sent is not None or any(e.event in FINAL_EVENTS for e in events)
 
 
 def stream_key(job_id: uuid.UUID | str) -> str:
@@ -66,19 +87,55 @@ class JobEventLog:
     def __init__(self, redis: Redis, ttl_seconds: int):
         self.redis = redis
         self.ttl_seconds = ttl_seconds
-        self._append = redis.register_script(_APPEND_AND_PUBLISH)
+        self._sha = sha1(_APPEND_AND_PUBLISH.encode()).hexdigest()
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._pid = None
 
-    def publish(self, events: list[LiveEvent]) -> None:
-        """Append and push these events, in order, in one round trip; never raises."""
+    def publish(self, events: list[LiveEvent], *, wait: bool = False) -> None:
+        """Publish these events after those this process published before, in the background; `wait`:
+        return once they are out (or failed), so that what the caller does next comes after them."""
         if not events:
             return
+        if self._pid != os.getpid():  # one sender per process: a forked child starts its own
+            self._pid = os.getpid()
+            self._outbox = queue.SimpleQueue()
+            threading.Thread(target=self._send_forever, name="conveyor-job-events", daemon=True).start()
+        sent = threading.Event() if wait else None
+        self._outbox.put((events, sent))
+        if sent is not None:
+            sent.wait(SEND_WAIT_SECONDS)
+
+    def _send_forever(self) -> None:
+        """Batch what comes within LINGER_SECONDS of the first event, unless something must go at once: a
+        job's end (someone may be waiting for it) or a publisher waiting. A short job's `running` and
+        its end then share one round trip."""
+        outbox = self._outbox
+        while True:
+            batch = [outbox.get()]
+            deadline = time.monotonic() + LINGER_SECONDS
+            while len(batch) < BATCH and not _urgent(batch[-1]):
+                try:
+                    batch.append(outbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            self._send([e for events, _ in batch for e in events])
+            for _, sent in batch:
+                if sent is not None:
+                    sent.set()
+
+    def _send(self, events: list[LiveEvent]) -> None:
+        """All the events in one EVALSHA: one command, no pipeline to build (a redis-py Script would
+        also ask SCRIPT EXISTS first, a round trip more)."""
+        keys, args = [], [STREAM_MAXLEN, self.ttl_seconds]
+        for e in events:
+            keys += [stream_key(e.job_id), channel(e.job_id)]
+            args += [e.event, json.dumps(e.data, default=str)]
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for e in events:
-                self._append(keys=[stream_key(e.job_id), channel(e.job_id)],
-                             args=[STREAM_MAXLEN, e.event, json.dumps(e.data, default=str), self.ttl_seconds],
-                             client=pipe)
-            pipe.execute()
+            try:
+                self.redis.evalsha(self._sha, len(keys), *keys, *args)
+            except NoScriptError:  # a new or flushed Redis: load the script, then send again
+                self.redis.script_load(_APPEND_AND_PUBLISH)
+                self.redis.evalsha(self._sha, len(keys), *keys, *args)
         except RedisError:
             log.warning("could not publish %d live job events", len(events), exc_info=True)
 
