@@ -23,6 +23,10 @@ def start_with(env: dict) -> subprocess.CompletedProcess:
     ({"CONVEYOR_ENV": "production", "SECRET_KEY": "short", "FLOWER_BASIC_AUTH": "a:b",
       "PAYMENT_WEBHOOK_SECRET": "w" * 16}, "SECRET_KEY"),
     ({"MAX_WAIT_SECONDS": "31"}, "MAX_WAIT_SECONDS"),
+    ({"REDIS_URL": "amqp://x"}, "REDIS_URL"),
+    ({"JOB_SOFT_TIME_LIMIT_SECONDS": "60", "JOB_TIME_LIMIT_SECONDS": "60"}, "JOB_TIME_LIMIT_SECONDS"),
+    ({"IO_WORKER_CONCURRENCY": "0"}, "IO_WORKER_CONCURRENCY"),
+    ({"REAPER_INTERVAL_SECONDS": "0"}, "REAPER_INTERVAL_SECONDS"),
     ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b"}, "PAYMENT_WEBHOOK_SECRET"),
     ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b",
       "PAYMENT_WEBHOOK_SECRET": "dev-webhook-secret"}, "PAYMENT_WEBHOOK_SECRET"),
@@ -40,8 +44,14 @@ def test_postgres_urls_use_psycopg3(monkeypatch, url):
 
 
 def test_defaults_are_the_embedded_stack(monkeypatch):
-    for name in ("DATABASE_URL", "BROKER_URL", "CONVEYOR_ENV"):
+    for name in ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "CONVEYOR_ENV"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/conveyor.db")
-    assert settings.broker_url == "redis://127.0.0.1:6379/0" and settings.development
+    assert settings.broker_url == settings.redis_url == "redis://127.0.0.1:6379/0" and settings.development
+
+
+def test_events_need_redis_even_with_a_rabbitmq_broker(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("BROKER_URL", "amqp://guest:guest@rabbit:5672//")
+    assert load_settings().redis_url == "redis://127.0.0.1:6379/0"
