@@ -1,6 +1,6 @@
 """Submission throughput: POST /api/v1/jobs/ping through gunicorn vs a bare publish-only Flask endpoint.
 
-Both apps run under `gunicorn -c config/gunicorn.py` (gthread, WEB_CONCURRENCY=2, WEB_THREADS=8) and
+Both apps run under `gunicorn -c config/gunicorn.py` (gevent worker, WEB_CONCURRENCY=2) and
 publish the same message (`conveyor.jobs.ping`, queue default) to the same Redis broker with
 Conveyor's Celery configuration. Conveyor's endpoint also authenticates the bearer token, validates the
 body, inserts the job and its `queued` event in PostgreSQL, and serialises the job. No worker runs:

@@ -55,7 +55,9 @@ def submit(session: Session, *, kind: str, owner_id: int | None, queue: str, pay
         # The parent's progress counts its children: one more to wait for.
         session.execute(update(Job).where(Job.id == parent_id)
                         .values(progress_total=func.coalesce(Job.progress_total, 0) + 1).execution_options(synchronize_session=False))
-    record(session, job.id, 0, "queued", status="queued")
+    # Not pushed live: nobody can be watching a job that does not exist yet, and a stream opened
+    # later starts with a snapshot. So a submission costs no round trip to Redis.
+    record(session, job.id, 0, "queued", live=False)
     after_commit.publish(session, job.id, kind)
     return job, True
 
