@@ -25,9 +25,11 @@ test: install
 	fi
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/submission.py
 	$(PY) bench/processing.py
 	$(PY) bench/roundtrip.py
+	$(PY) bench/streams.py
 	$(PY) bench/billing.py
 
 clean:

@@ -1,8 +1,10 @@
-"""Processing throughput: how fast one worker drains a backlog of ping jobs vs bare no-op Celery tasks.
+"""Processing throughput: how fast one worker drains a backlog of ping jobs vs bare no-op Celery tasks,
+and vs a durable-queue peer.
 
-Both sides run `celery -A <app> worker -Q default --without-gossip --without-mingle -c 2` (prefork,
-concurrency 2) with Conveyor's own Celery configuration (acks_late, prefetch multiplier 1, json,
-task_ignore_result, task events): see bench/bare_celery.py.
+Both Celery sides run as the Procfile's worker line runs (`python -m worker jobs`: prefork,
+WORKER_CONCURRENCY=2, the line's queues, --without-gossip --without-mingle), with Conveyor's own
+Celery configuration (acks_late, prefetch multiplier 1, json, task_ignore_result, task events): see
+bench/bare_celery.py. The bare side is the same command with `-A bench.bare_celery`.
 
 1. Baseline: publish N `bench.noop` messages with no worker running, start the bare worker, time the
    drain. Start = the first moment the queue is shorter than N (the worker took its first message);
@@ -11,15 +13,19 @@ task_ignore_result, task events): see bench/bare_celery.py.
    Polled every 5 ms, from this process; nothing is added to the task.
 2. Conveyor: insert N queued ping jobs (sleep 0) straight into PostgreSQL (the rows and `queued`
    events `services.jobs.submit` writes, in bulk), publish their messages (`conveyor.jobs.ping`,
-   task id = job id) with no worker running, start Conveyor's worker (`-A worker.app`), and time the
-   drain from the same start to the moment the database shows all N jobs finished
-   (`SELECT count(*) ... WHERE status IN ('queued', 'running')` = 0, then a check that all N
-   succeeded). So as not to load PostgreSQL, the database is polled every 0.5 s until the broker
-   looks drained, then every 5 ms. The broker-side end (as for the baseline) and the span of the
-   jobs' own timestamps (first started_at to last finished_at) are printed too, as cross-checks.
+   task id = job id) with no worker running, start Conveyor's worker, and time the drain from the
+   same start to the moment the database shows all N jobs finished (`SELECT count(*) ... WHERE
+   status IN ('queued', 'running')` = 0, then a check that all N succeeded). So as not to load
+   PostgreSQL, the database is polled every 0.5 s until the broker looks drained, then every 5 ms.
+3. The peer: procrastinate 3.10 (jobs in PostgreSQL, no broker), tuned for these 2 cores: 3 worker
+   processes x concurrency 4 draining N no-op jobs (bench/peer_procrastinate.py; needs the `bench`
+   extra, skipped without it or with --no-peer).
 
-    .venv/bin/python bench/processing.py                # N = 10,000, ~1.5 min
-    .venv/bin/python bench/processing.py --quick        # N = 2,000, ~30 s
+Both Celery sides are measured with task events as configured (on), and again with
+`worker.send_task_events=False` (`--events config` skips that).
+
+    .venv/bin/python bench/processing.py                # N = 10,000, ~4 min
+    .venv/bin/python bench/processing.py --quick        # N = 2,000, ~1 min
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import _common as c  # noqa: E402
+
+try:  # the peer needs the `bench` extra: pip install -e '.[bench]'
+    from bench.peer_procrastinate import drain_procrastinate
+except ImportError:
+    drain_procrastinate = None
 
 GOAL = 0.8
 PAYLOAD = {"sleep_ms": 0, "steps": 0, "fail_times": 0}
@@ -225,13 +236,16 @@ def main() -> int:
     ap.add_argument("--profile-dir", type=Path,
                     help="record py-spy flame graphs of the workers there (slows them: figures not comparable)")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the benchmark database at the end")
+    ap.add_argument("--no-peer", action="store_true", help="skip the durable-queue peer (procrastinate)")
+    ap.add_argument("--concurrency", type=int, help="WORKER_CONCURRENCY of the worker line, both sides "
+                                                    "(default: the setting's default)")
     args = ap.parse_args()
     n = args.jobs or (2000 if args.quick else 10000)
     settings = [True] if args.events == "config" else [True, False]
 
     children = c.Children()
-    c.install_guards(children, limit_seconds=360 if n <= 10000 else 1200)
-    env = c.base_env(children)
+    c.install_guards(children, limit_seconds=480 if n <= 10000 else 1500)
+    env = c.base_env(children, **({"WORKER_CONCURRENCY": str(args.concurrency)} if args.concurrency else {}))
     c.use_env_here(env)  # this process publishes with the same Celery settings
     background = c.background_busy()
     c.log(f"N = {n}, database {c.DATABASE_URL}, broker {c.BROKER_URL}; machine busy before start: "
@@ -240,6 +254,7 @@ def main() -> int:
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[tuple[str, bool], dict] = {}
+    peer = None
     try:
         for events in settings:
             tag = "events" if events else "no-events"
@@ -248,13 +263,16 @@ def main() -> int:
                 res = drain(children, env, n, profile, task_events=events)
                 runs[(side, events)] = res
                 c.log(f"{side} ({tag}): {res['rate']:.0f}/s ({res['seconds']:.2f} s); CPU {res['window'].summary()}")
+        if not args.no_peer and drain_procrastinate is not None:
+            peer = drain_procrastinate(children, env, n)
+            c.log(f"procrastinate ({peer['config']}): {peer['rate']:.0f}/s; CPU {peer['window'].summary()}")
     finally:
         c.teardown(children, args.keep_db)
 
     print()
     print(f"code: {c.code_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"Processing throughput (N = {n} a side; celery prefork -c 2, prefetch multiplier 1, acks_late, "
-          f"json, ignore_result; Redis broker; {os.cpu_count()} cores)")
+    print(f"Processing throughput (N = {n} a side; the Procfile's worker line, `python -m worker jobs`: prefork "
+          f"-c 2, prefetch multiplier 1, acks_late, json, ignore_result; Redis broker; {os.cpu_count()} cores)")
     print(f"{'':<27}{'per s':>8}{'ms each':>9}{'drain s':>9}{'busy':>6}   CPU during the drain")
     for events in settings:
         for side in ("bare", "conveyor"):
@@ -272,7 +290,20 @@ def main() -> int:
               f"without them, conveyor {runs[('conveyor', True)]['rate']:.0f} -> "
               f"{runs[('conveyor', False)]['rate']:.0f}/s; conveyor as configured vs bare Celery without events: "
               f"{runs[('conveyor', True)]['rate'] / runs[('bare', False)]['rate']:.3f}")
+    if peer is not None:
+        print(f"{'procrastinate (peer)':<27}{peer['rate']:8.1f}{1e3 / peer['rate']:9.2f}{peer['seconds']:9.2f}"
+              f"{100 * peer['busy']:5.0f}%   {peer['window'].summary()}   [{peer['config']}]")
+        for events in settings:
+            print(c.ratio_line(f"ratio conveyor/procrastinate (Conveyor with task events "
+                               f"{'on' if events else 'off'})", runs[("conveyor", events)]["rate"] / peer["rate"], 1.0))
     ok = True
+    if peer is not None:
+        for line in peer["errors"]:  # includes "not all N jobs succeeded"
+            ok = False
+            print(f"procrastinate worker error: {line[:300]}")
+        warning = c.noise_warning(peer["window"])
+        if warning:
+            print(f"procrastinate: {warning}")
     for events in settings:
         jobs = runs[("conveyor", events)]
         print(f"cross-checks ({'events on' if events else 'events off'}): conveyor broker drained after "

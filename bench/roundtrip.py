@@ -204,7 +204,7 @@ def main() -> int:
     print()
     print(f"code: {c.code_version()}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"Round trip, one ping job (sleep_ms {args.sleep_ms}) at a time ({n} per mode after {warmup} warm-up; "
-          f"gunicorn gthread 2x8, "
+          f"gunicorn gevent x2, "
           f"celery prefork -c 2, Redis broker, {os.cpu_count()} cores)")
     print(f"{'':<44}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     rows = [

@@ -33,7 +33,10 @@ class Database:
 
     @cached_property
     def _read_engine(self) -> Engine:
-        return self.engine.execution_options(**{READ_ONLY: True})
+        # PostgreSQL: in autocommit mode, so that a read costs its statements' round trips and no
+        # BEGIN and COMMIT (each statement sees the database as it is when it runs).
+        options = {READ_ONLY: True} if self.is_sqlite else {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
+        return self.engine.execution_options(**options)
 
     @cached_property
     def _read_snapshot_engine(self) -> Engine:
@@ -49,10 +52,11 @@ class Database:
 
     @contextmanager
     def read(self, *, snapshot: bool = False) -> Iterator[Session]:
-        """A read-only transaction: never takes a lock a writer waits for, never writes.
+        """Reads: never take a lock a writer waits for, never write.
 
-        `snapshot`: every query sees the same moment (PostgreSQL's REPEATABLE READ; a SQLite read
-        transaction always does), for reads that must agree with each other, such as a reconciliation.
+        `snapshot`: every query sees the same moment (PostgreSQL's REPEATABLE READ transaction; a
+        SQLite read transaction always does), for reads that must agree with each other, such as a
+        reconciliation. Without it, on PostgreSQL each statement sees its own moment.
         """
         bind = self._read_snapshot_engine if snapshot and not self.is_sqlite else self._read_engine
         with self.Session(bind=bind) as session, session.begin():

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services import jobs as job_service
 from services.jobs import after_commit
 from worker import dispatch
+from worker.job_events import FINAL_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,11 @@ def install(runtime) -> None:
 
 
 def deliver(runtime, pending: after_commit.Pending) -> None:
-    """Events first, so that a job's `queued` is in its stream before any worker can say `running`:
-    the events go out in the background, except when messages follow, which wait for them."""
-    runtime.events.publish(pending.events, wait=bool(pending.publishes))
+    """Events first, so that a job's `queued` is in its stream before any worker can say `running`.
+    They go out in the background, but for a job's end (someone may be waiting on it: no thread
+    hand-over delays it) and when messages follow (which must come after them)."""
+    urgent = bool(pending.publishes) or any(e.event in FINAL_EVENTS for e in pending.events)
+    runtime.events.publish(pending.events, wait=urgent)
     failed = [p.job_id for p in pending.publishes
               if not dispatch.publish(runtime.celery, p.job_id, p.kind, p.countdown)]
     if not failed:
