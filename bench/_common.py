@@ -190,6 +190,11 @@ def code_version() -> str:
 # Environment, database and broker.
 # ---------------------------------------------------------------------------------------------
 
+# Benchmarks run in the test environment, which takes its secrets from the environment like production.
+BENCH_SECRETS = {"SECRET_KEY": "bench-secret-key-" + "k" * 32, "PAYMENT_WEBHOOK_SECRET": "bench-webhook-secret",
+                 "METRICS_TOKEN": "bench-metrics-token", "FLOWER_BASIC_AUTH": "flower:bench-password"}
+
+
 def base_env(children: Children, **extra: str) -> dict:
     """The environment of every process of the stack (and of this process's own imports)."""
     metrics_dir = children.tmp / "prometheus"
@@ -201,6 +206,7 @@ def base_env(children: Children, **extra: str) -> dict:
         "BROKER_URL": BROKER_URL,
         "REDIS_URL": BROKER_URL,
         "CONVEYOR_ENV": "test",
+        **BENCH_SECRETS,
         "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "HOST": "127.0.0.1",
@@ -215,7 +221,8 @@ def base_env(children: Children, **extra: str) -> dict:
 
 def use_env_here(env: dict) -> None:
     """Make this process read the same settings (config.load_settings) as the children."""
-    for key in ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "CONVEYOR_ENV", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR"):
+    for key in ("DATABASE_URL", "BROKER_URL", "REDIS_URL", "CONVEYOR_ENV", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR",
+                *BENCH_SECRETS):
         os.environ[key] = env[key]
 
 

@@ -68,7 +68,7 @@ GOAL = 0.3
 CHILDREN = c.Children(prefix="conveyor-bench-billing-")  # child processes, their logs in CHILDREN.tmp
 
 # The project reads these at import time (settings; prometheus_client's multiprocess directory).
-BENCH_ENV = {"DATABASE_URL": DATABASE_URL, "BROKER_URL": BROKER_URL, "CONVEYOR_ENV": "test",
+BENCH_ENV = {"DATABASE_URL": DATABASE_URL, "BROKER_URL": BROKER_URL, "CONVEYOR_ENV": "test", **c.BENCH_SECRETS,
              "LOG_LEVEL": "WARNING", "PROMETHEUS_MULTIPROC_DIR": str(CHILDREN.tmp / "metrics-bench")}
 os.environ.update(BENCH_ENV)
 Path(BENCH_ENV["PROMETHEUS_MULTIPROC_DIR"]).mkdir()

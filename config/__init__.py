@@ -9,10 +9,12 @@ from pathlib import Path
 from environs import Env, EnvError
 from marshmallow.validate import OneOf, Range
 
+from config.secrets import development_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{ROOT / 'var' / 'conveyor.db'}"
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
-DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+# The secrets and their minimum lengths. Outside development each must be in the environment.
+SECRETS = {"SECRET_KEY": 32, "PAYMENT_WEBHOOK_SECRET": 16, "METRICS_TOKEN": 16, "FLOWER_BASIC_AUTH": 3}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Settings:
     stream_keepalive_seconds: float
     job_stream_ttl_seconds: int
     flower_basic_auth: str
+    metrics_token: str
     signup_bonus_credits: int
     payment_webhook_secret: str
     log_level: str
@@ -68,8 +71,29 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def _read_secrets(env: Env, app_env: str) -> dict[str, str]:
+    """Each secret from the environment; in development only, a missing one comes from `var/secrets.json`."""
+    generated = None
+    values = {}
+    for name, min_length in SECRETS.items():
+        value = env.str(name, None)
+        if value is None:
+            if app_env != "development":
+                raise EnvError(f"{name} must be set when CONVEYOR_ENV={app_env} "
+                               "(only `make run`, in development, generates secrets of its own)")
+            generated = generated or development_secrets(ROOT / "var")
+            value = generated[name]
+        if len(value) < min_length:
+            raise EnvError(f"{name} must be at least {min_length} characters")
+        values[name] = value
+    if ":" not in values["FLOWER_BASIC_AUTH"]:
+        raise EnvError("FLOWER_BASIC_AUTH must be user:password")
+    return values
+
+
 def _read(env: Env) -> Settings:
-    app_env = env.str("CONVEYOR_ENV", "development", validate=OneOf(["development", "production", "test"]))
+    # Fail closed: a start that does not say otherwise is a production start and needs real secrets.
+    app_env = env.str("CONVEYOR_ENV", "production", validate=OneOf(["development", "production", "test"]))
     database_url = _normalise_database_url(env.str("DATABASE_URL", DEFAULT_SQLITE_URL))
     broker_url = env.str("BROKER_URL", "redis://127.0.0.1:6379/0")
     if not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
@@ -78,15 +102,7 @@ def _read(env: Env) -> Settings:
     redis_url = env.str("REDIS_URL", broker_url if broker_url.startswith("redis") else "redis://127.0.0.1:6379/0")
     if not redis_url.startswith(("redis://", "rediss://")):
         raise EnvError("REDIS_URL must be a redis:// or rediss:// URL")
-    production = app_env == "production"
-    # Outside development these have no default: environs then stops with "... not set".
-    secret_key = env.str("SECRET_KEY") if production else env.str("SECRET_KEY", DEV_SECRET_KEY)
-    if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
-        raise EnvError("SECRET_KEY must be set to at least 32 characters outside development")
-    webhook_secret = (env.str("PAYMENT_WEBHOOK_SECRET") if production
-                      else env.str("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET))
-    if production and (webhook_secret == DEV_WEBHOOK_SECRET or len(webhook_secret) < 16):
-        raise EnvError("PAYMENT_WEBHOOK_SECRET must be set to at least 16 characters outside development")
+    secrets = _read_secrets(env, app_env)
     positive, non_negative = Range(min=1), Range(min=0)
     soft_limit = env.float("JOB_SOFT_TIME_LIMIT_SECONDS", 300.0, validate=Range(min=0, min_inclusive=False))
     hard_limit = env.float("JOB_TIME_LIMIT_SECONDS", 360.0, validate=Range(min=0, min_inclusive=False))
@@ -99,7 +115,7 @@ def _read(env: Env) -> Settings:
         db_max_overflow=env.int("DB_MAX_OVERFLOW", 10, validate=non_negative),
         broker_url=broker_url,
         redis_url=redis_url,
-        secret_key=secret_key,
+        secret_key=secrets["SECRET_KEY"],
         jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 3600, validate=positive),
         job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, validate=positive),
         job_lease_seconds=env.int("JOB_LEASE_SECONDS", 30, validate=Range(min=2)),
@@ -118,9 +134,10 @@ def _read(env: Env) -> Settings:
         io_worker_concurrency=env.int("IO_WORKER_CONCURRENCY", 100, validate=Range(1, 10_000)),
         stream_keepalive_seconds=env.float("STREAM_KEEPALIVE_SECONDS", 15.0, validate=Range(min=0.1, max=300)),
         job_stream_ttl_seconds=env.int("JOB_STREAM_TTL_SECONDS", 3600, validate=positive),
-        flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
+        flower_basic_auth=secrets["FLOWER_BASIC_AUTH"],
+        metrics_token=secrets["METRICS_TOKEN"],
         signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
-        payment_webhook_secret=webhook_secret,
+        payment_webhook_secret=secrets["PAYMENT_WEBHOOK_SECRET"],
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
     )

@@ -41,6 +41,11 @@ def _database_url() -> str:
 _BROKER_URL = REDIS_URL if answers(REDIS_URL) else _start_embedded_redis()
 TEST_ENV = {
     "CONVEYOR_ENV": "test",
+    # The test environment has no secrets of its own: each is given, as in production.
+    "SECRET_KEY": "test-secret-key-" + "k" * 32,
+    "PAYMENT_WEBHOOK_SECRET": "test-webhook-secret",
+    "METRICS_TOKEN": "test-metrics-token",
+    "FLOWER_BASIC_AUTH": "flower:test-flower-password",
     "DATABASE_URL": _database_url(),
     "BROKER_URL": _BROKER_URL,
     "REDIS_URL": _BROKER_URL,
@@ -208,6 +213,11 @@ def customer(app):
 @pytest.fixture
 def auth(customer):
     return customer[1]
+
+
+@pytest.fixture
+def metrics_auth():
+    return {"Authorization": f"Bearer {TEST_ENV['METRICS_TOKEN']}"}
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import text
+
 from models import JobEvent
 from tasks.base import job_task
 from tasks.context import JobContext
@@ -47,3 +49,13 @@ def hang(job: JobContext, payload: dict) -> dict:
         while time.monotonic() < deadline:
             time.sleep(0.05)
     return {"slept": payload["seconds"]}
+
+
+@job_task("tests.leaky")
+def leaky(job: JobContext, payload: dict) -> dict:
+    """Fails on a database error whose statement carries `secret` as a parameter (a duplicate key)."""
+    insert = text("INSERT INTO users (id, email, password_hash, role, created_at) "
+                  "VALUES (:id, :email, :secret, 'customer', CURRENT_TIMESTAMP)")
+    job.session.execute(insert, {"id": payload["user_id"], "email": "leaky@example.com", "secret": payload["secret"]})
+    job.session.flush()
+    return {}

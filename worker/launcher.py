@@ -85,6 +85,8 @@ def main() -> None:
     os.chdir(ROOT)
     # .env fills in what the real environment leaves unset, for every process honcho starts.
     load_dotenv(ROOT / ".env", override=False)
+    # `make run` is the development start: its secrets are generated once into var/secrets.json.
+    os.environ.setdefault("CONVEYOR_ENV", "development")
     settings = load_settings_or_exit()
     metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics"))
     shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes from an earlier run
@@ -97,7 +99,7 @@ def main() -> None:
     print(f"""
   API docs:  http://127.0.0.1:{port}/api/docs
   Flower:    http://127.0.0.1:{flower_port}  (user {user!r}, password {password!r})
-  Metrics:   http://127.0.0.1:{port}/metrics
+  Metrics:   curl -H 'Authorization: Bearer {settings.metrics_token}' http://127.0.0.1:{port}/metrics
 
   Submit a ping job and wait for it:
   curl -s -X POST http://127.0.0.1:{port}/api/v1/jobs/ping -H 'Prefer: wait=10' \\

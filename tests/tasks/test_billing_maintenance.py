@@ -37,7 +37,7 @@ def test_expired_holds_are_voided_and_only_those(app, db):
         assert billing.reconcile(s) == []
 
 
-def test_the_nightly_reconciliation_is_one_system_job_however_many_beats_ask(app, db, client, worker):
+def test_the_nightly_reconciliation_is_one_system_job_however_many_beats_ask(app, db, client, worker, metrics_auth):
     user = funded_user(db, 10)
     with app.app_context():
         job_ids = {start_job("billing.reconcile", {}) for _ in range(2)}  # two beats, same minute
@@ -45,7 +45,7 @@ def test_the_nightly_reconciliation_is_one_system_job_however_many_beats_ask(app
     job = wait_for_status(app, job_ids.pop())
     assert (job.status, job.owner_id, job.attempts) == (JobStatus.succeeded, None, 1)
     assert job.result == {"ok": True, "mismatches": []}
-    assert "conveyor_ledger_mismatches 0.0" in client.get("/metrics").get_data(as_text=True)
+    assert "conveyor_ledger_mismatches 0.0" in client.get("/metrics", headers=metrics_auth).get_data(as_text=True)
 
     _, customer = make_user(app)
     _, admin = make_user(app, Role.admin)
@@ -58,4 +58,4 @@ def test_the_nightly_reconciliation_is_one_system_job_however_many_beats_ask(app
                   .values(balance=Account.balance + 1))
     answer = client.post("/api/v1/admin/billing/reconcile", headers={**admin, "Prefer": "wait=10"})
     assert len(answer.json["result"]["mismatches"]) == 2
-    assert "conveyor_ledger_mismatches 2.0" in client.get("/metrics").get_data(as_text=True)
+    assert "conveyor_ledger_mismatches 2.0" in client.get("/metrics", headers=metrics_auth).get_data(as_text=True)

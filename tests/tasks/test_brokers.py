@@ -12,7 +12,7 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 @pytest.mark.skipif(not answers("amqp://127.0.0.1:5672"), reason="no RabbitMQ on 127.0.0.1:5672")
-def test_ping_over_rabbitmq(make_app):
+def test_ping_over_rabbitmq(make_app, metrics_auth):
     rabbit = make_app(BROKER_URL=AMQP_URL)
     _, auth = make_user(rabbit)
     worker = WorkerProcess({**TEST_ENV, "BROKER_URL": AMQP_URL})
@@ -22,5 +22,5 @@ def test_ping_over_rabbitmq(make_app):
     finally:
         worker.stop()
     assert answer.status_code == 200 and answer.json["status"] == "succeeded"
-    metrics = rabbit.test_client().get("/metrics").get_data(as_text=True)
+    metrics = rabbit.test_client().get("/metrics", headers=metrics_auth).get_data(as_text=True)
     assert 'conveyor_queue_depth{queue="default"} 0.0' in metrics

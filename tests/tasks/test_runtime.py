@@ -68,3 +68,17 @@ def test_a_hung_job_that_ignores_every_stop_loses_its_lease_at_its_hard_limit(ap
     client = app.test_client()
     _, admin = make_user(app, Role.admin)
     assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=admin).json["cancel_requested"]
+
+
+def test_a_database_error_reaches_neither_the_owner_nor_the_log_with_its_parameters(app, client, worker, caplog):
+    owner_id, headers = make_user(app)
+    secret = "$argon2id$v=19$m=65536,t=3,p=4$not-for-any-eyes"
+    job_id = submit(app, "tests.leaky", {"user_id": owner_id, "secret": secret}, owner_id)
+    assert wait_for_status(app, job_id).status == JobStatus.failed
+    error = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json["error"]
+    # The owner reads a code and a safe message, never the exception's text (SQL, table names, values).
+    assert error == {"code": "internal_error", "message": "the job failed unexpectedly",
+                     "details": {"type": "IntegrityError"}}
+    logged = "\n".join(r.getMessage() + str(r.exc_info and r.exc_info[1]) for r in caplog.records)
+    assert "INSERT INTO users" in logged  # the detail stays in the log ...
+    assert secret not in logged  # ... but not the statement's parameters (hide_parameters)

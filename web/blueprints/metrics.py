@@ -1,14 +1,19 @@
-"""/metrics: Prometheus text, summed over every process, plus live queue depths and job counts."""
+"""/metrics: Prometheus text, summed over every process, plus live queue depths and job counts.
+
+Protected by a bearer token from settings (METRICS_TOKEN): the counts describe the business."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import hmac
+
+from flask import Blueprint, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from models import Job
-from worker.runtime import get_db
+from web.errors import error_response
+from worker.runtime import get_db, get_settings
 from worker.queues import queue_depths
 from worker.routes import QUEUES
 
@@ -30,6 +35,15 @@ class LiveCollector:
                     select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
                 jobs.add_metric([kind, status.value], n)
         yield jobs
+
+
+@blp.before_request
+def _require_metrics_token():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = get_settings().metrics_token.encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        return error_response(401, "unauthorized", "/metrics needs the metrics bearer token (METRICS_TOKEN)")
+    return None
 
 
 @blp.get("/metrics")
