@@ -80,8 +80,11 @@ def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str
                     params={"reason": reason}, legs=legs)
 
 
-def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None) -> dict:
-    """Return up to what a charge took (over all its refunds) to the account it came from."""
+def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None,
+           branch_id: int | None = None) -> dict:
+    """Return up to what a charge took (over all its refunds) to the account it came from.
+
+    `branch_id`: a manager's refund, only for a charge of a user of that branch."""
     charged = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update())
     if charged is None or charged.kind != TransferKind.charge or charged.status != TransferStatus.posted:
         raise NotFound("no such charge", code="charge_not_found")
@@ -95,6 +98,8 @@ def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=
         raise DomainError("a refund may not exceed what the charge took", code="refund_exceeds_charge",
                           details={"charged": charged.amount, "refunded": refunded, "requested": amount})
     payer = session.get(Account, charged.debit_account_id)
+    if branch_id is not None and session.get(User, payer.owner_id).branch_id != branch_id:
+        raise DomainError("this charge belongs to a user outside your branch", code="forbidden")
     operation.user_id = payer.owner_id
     user_accounts(session, payer.owner_id, lock=True)
     legs = [Leg(session.get(Account, charged.credit_account_id), payer, amount, TransferKind.refund,

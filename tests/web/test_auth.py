@@ -23,7 +23,7 @@ def test_register_then_login_then_me(client):
 
     login = client.post("/api/v1/auth/login", json={"email": "ann@example.com", "password": "s3cret-pass"})
     assert login.status_code == 200
-    assert login.json["token_type"] == "Bearer" and login.json["expires_in"] == 3600
+    assert login.json["token_type"] == "Bearer" and login.json["expires_in"] == 900
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {login.json['access_token']}"})
     assert me.status_code == 200 and me.json["id"] == registered.json["user"]["id"]
 
