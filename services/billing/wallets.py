@@ -88,6 +88,8 @@ def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=
     charged = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update())
     if charged is None or charged.kind != TransferKind.charge or charged.status != TransferStatus.posted:
         raise NotFound("no such charge", code="charge_not_found")
+    if branch_id is not None and _branch_of_payer(session, charged) != branch_id:
+        raise DomainError("this charge belongs to a user outside your branch", code="forbidden")
     operation, done = begin_operation(session, key=key, kind=TransferKind.refund, job_id=job_id, amount=amount,
                                       params={"transfer_id": transfer_id, "amount": amount})
     if done:
@@ -98,13 +100,16 @@ def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=
         raise DomainError("a refund may not exceed what the charge took", code="refund_exceeds_charge",
                           details={"charged": charged.amount, "refunded": refunded, "requested": amount})
     payer = session.get(Account, charged.debit_account_id)
-    if branch_id is not None and session.get(User, payer.owner_id).branch_id != branch_id:
-        raise DomainError("this charge belongs to a user outside your branch", code="forbidden")
     operation.user_id = payer.owner_id
     user_accounts(session, payer.owner_id, lock=True)
     legs = [Leg(session.get(Account, charged.credit_account_id), payer, amount, TransferKind.refund,
                 reference_id=charged.id, description=f"refund of transfer {charged.id}")]
     return _result(operation, apply(session, operation, legs), amount=amount, refunded_total=refunded + amount)
+
+
+def _branch_of_payer(session: Session, charged: Transfer) -> int | None:
+    return session.scalar(select(User.branch_id).join(Account, Account.owner_id == User.id)
+                          .where(Account.id == charged.debit_account_id))
 
 
 def wallet(session: Session, user_id: int) -> dict:
