@@ -8,7 +8,7 @@ from models import Role
 from services.auth import EMAIL_MAX_LENGTH, normalise_email
 
 
-class NormalisedEmail(fields.String):
+class NormalisedEmail(fields.Email):
     """An email as stored: NFKC and case-folded before it is checked (length included, since case
     folding can lengthen it: 'İ' becomes two characters)."""
 
@@ -17,7 +17,7 @@ class NormalisedEmail(fields.String):
 
 
 def Email(**kwargs):
-    return NormalisedEmail(validate=[validate.Length(max=EMAIL_MAX_LENGTH), validate.Email()], **kwargs)
+    return NormalisedEmail(validate=validate.Length(max=EMAIL_MAX_LENGTH), **kwargs)
 
 
 def Password(**kwargs):

@@ -36,7 +36,8 @@ class RefreshTokenReused(AuthError):
 
 
 def _digest(refresh_token: str) -> str:
-    return hashlib.sha256(refresh_token.encode()).hexdigest()
+    # surrogatepass: a client can send a lone surrogate, which must be a mismatch, not an error.
+    return hashlib.sha256(refresh_token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _new_refresh_token(session_id: uuid.UUID) -> str:

@@ -167,3 +167,9 @@ def test_admins_change_roles_and_branches_only(app, client):
     moved = client.patch(path, json={"role": "seller", "branch_id": 4}, headers=admin)
     assert moved.json["role"] == "seller" and moved.json["branch_id"] == 4
     assert client.patch(path, json={"branch_id": None}, headers=admin).json["branch_id"] is None
+
+
+def test_a_refresh_token_of_a_live_session_with_a_lone_surrogate_is_401(client):
+    session_part = sign_up(client)["refresh_token"].partition(".")[0]
+    answer = refresh(client, f"{session_part}.\ud800")
+    assert answer.status_code == 401 and answer.json["error"]["code"] == "refresh_token_reused"
