@@ -108,7 +108,8 @@ def test_a_valid_id_token_creates_the_user_once(client, db, configured):
 
 
 def test_a_verified_email_links_the_existing_user(client, db, configured):
-    registered = client.post("/api/v1/auth/register", json={"email": "oidc.user@example.com", "password": "password123"})
+    registered = client.post("/api/v1/auth/register",
+                             json={"email": "oidc.user@example.com", "password": "password123"})
     signed_in = sign_in(client, configured.token(sub="subject-2", email="ＯＩＤＣ.User@example.com"))
     assert signed_in.status_code == 200 and signed_in.json["user"]["id"] == registered.json["user"]["id"]
     assert count(db, User) == 1
@@ -121,7 +122,8 @@ def _hs256_with_the_public_key(issuer: LocalIssuer) -> str:
 
     secret = issuer.rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = f"{part(json.dumps({'alg': 'HS256', 'kid': 'rsa-1'}).encode())}.{part(json.dumps(issuer.claims()).encode())}"
+    header, claims = json.dumps({"alg": "HS256", "kid": "rsa-1"}), json.dumps(issuer.claims())
+    signing_input = f"{part(header.encode())}.{part(claims.encode())}"
     return f"{signing_input}.{part(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
 
 

@@ -109,7 +109,8 @@ def test_patch_me_changes_the_email(client):
     sign_up(client)
     sign_up(client, "taken@example.com")
     tokens = log_in(client)
-    changed = client.patch("/api/v1/auth/me", json={"email": "Sam.New@Example.com"}, headers=bearer(tokens["access_token"]))
+    changed = client.patch("/api/v1/auth/me", json={"email": "Sam.New@Example.com"},
+                           headers=bearer(tokens["access_token"]))
     assert changed.status_code == 200 and changed.json["email"] == "sam.new@example.com"
     assert "access_token" not in changed.json and me(client, tokens).json["email"] == "sam.new@example.com"
     taken = client.patch("/api/v1/auth/me", json={"email": "ＴＡＫＥＮ@example.com"}, headers=bearer(tokens["access_token"]))

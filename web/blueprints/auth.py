@@ -156,7 +156,8 @@ class Me(MethodView):
             return user
         identity_cache.user_changed(user)
         identity_cache.sessions_revoked(revoked)
-        return {**{name: getattr(user, name) for name in UserSchema().fields}, **access_token(user, principal.session_id)}
+        profile = {name: getattr(user, name) for name in UserSchema().fields}
+        return {**profile, **access_token(user, principal.session_id)}
 
 
 def _me(session) -> User:
