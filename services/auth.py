@@ -91,13 +91,16 @@ def user_by_email(session: Session, email: str) -> User | None:
 
 
 def check_password(user: User | None, password: str) -> User:
-    """The user, if the password is theirs; the same work when the email is unknown or the user
-    deleted (no timing oracle). Slow on purpose: outside any transaction."""
+    """The user, if the password is theirs; the same work when the email is unknown, the user has
+    no password (signs in through a provider) or was deleted: no timing oracle.
+
+    Slow on purpose: outside any transaction."""
+    usable = user is not None and user.password_hash.startswith("$argon2")
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        matches = _hasher.verify(user.password_hash if usable else _DUMMY_HASH, password) and usable
     except (VerificationError, InvalidHashError):
-        user = None
-    if user is None or user.deleted_at is not None:
+        matches = False
+    if not matches or user.deleted_at is not None:
         raise AuthError("wrong email or password", code="invalid_credentials")
     return user
 

@@ -168,3 +168,19 @@ def test_a_deleted_users_identity_no_longer_signs_in(app, client, configured):
     assert client.delete(f"/api/v1/users/{user_id}", headers=admin).status_code == 204
     answer = sign_in(client, configured.token())
     assert answer.status_code == 403 and answer.json["error"]["code"] == "account_deleted"
+
+
+def test_a_user_made_by_a_provider_has_no_password_and_costs_a_login_the_same(client, configured):
+    import time
+
+    from services import auth as auth_service
+    from services.identities import NO_PASSWORD
+
+    sign_in(client, configured.token())
+    for password in (NO_PASSWORD, "password123", ""):
+        login = client.post("/api/v1/auth/login", json={"email": "oidc.user@example.com", "password": password})
+        assert login.status_code == 401 and login.json["error"]["code"] == "invalid_credentials"
+    started = time.process_time()
+    with pytest.raises(auth_service.AuthError):
+        auth_service.check_password(type("U", (), {"password_hash": NO_PASSWORD, "deleted_at": None})(), "x")
+    assert time.process_time() - started > 0.005  # a real argon2 verification, as for any other account
