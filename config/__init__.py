@@ -27,6 +27,11 @@ class Settings:
     redis_url: str
     secret_key: str
     jwt_lifetime_seconds: int
+    refresh_token_days: int
+    hash_concurrency: int
+    oidc_issuer: str | None
+    oidc_audience: str | None
+    oidc_jwks_url: str | None
     job_max_attempts: int
     job_lease_seconds: int
     job_retry_backoff_seconds: float
@@ -116,7 +121,12 @@ def _read(env: Env) -> Settings:
         broker_url=broker_url,
         redis_url=redis_url,
         secret_key=secrets["SECRET_KEY"],
-        jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 3600, validate=positive),
+        jwt_lifetime_seconds=env.int("JWT_LIFETIME_SECONDS", 900, validate=positive),
+        refresh_token_days=env.int("REFRESH_TOKEN_DAYS", 30, validate=Range(1, 3650)),
+        hash_concurrency=env.int("HASH_CONCURRENCY", 2, validate=Range(1, 64)),
+        oidc_issuer=env.str("OIDC_ISSUER", None) or None,
+        oidc_audience=env.str("OIDC_AUDIENCE", None) or None,
+        oidc_jwks_url=env.str("OIDC_JWKS_URL", None) or None,
         job_max_attempts=env.int("JOB_MAX_ATTEMPTS", 5, validate=positive),
         job_lease_seconds=env.int("JOB_LEASE_SECONDS", 30, validate=Range(min=2)),
         job_retry_backoff_seconds=env.float("JOB_RETRY_BACKOFF_SECONDS", 1.0, validate=non_negative),

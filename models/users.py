@@ -27,4 +27,10 @@ class User(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", native_enum=False, length=16))
     # Branches arrive with the sales family; until then a branch is only an id.
     branch_id: Mapped[int | None]
+    # Bumped when the user's rights change (role, branch, deletion, logout everywhere, password):
+    # access tokens carry it, and a token with an older version is refused at once.
+    token_version: Mapped[int] = mapped_column(default=0)
+    # Soft deletion: the row stays (jobs and the ledger point at it), its tokens stop working, and
+    # its email stays taken.
+    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,7 +34,7 @@ def adjust(job: JobContext, payload: dict) -> dict:
 @job_task("billing.refund")
 def refund(job: JobContext, payload: dict) -> dict:
     return billing.refund(job.session, payload["transfer_id"], payload["amount"], key=f"refund:{job.job_id}",
-                          job_id=job.job_id)
+                          job_id=job.job_id, branch_id=payload.get("branch_id"))
 
 
 @job_task("billing.reconcile")

@@ -15,18 +15,21 @@ import uuid
 from config import ROOT
 from models import FINISHED, Job, JobStatus, Role
 from services import auth as auth_service
+from services import sessions
 
 _emails = itertools.count()
 PASSWORD_HASH = auth_service.hash_password("password123")  # hashed once: argon2 is slow on purpose
 
 
-def make_user(app, role: Role = Role.customer) -> tuple[int, dict]:
-    """A user of `role` and the headers that authenticate as them."""
+def make_user(app, role: Role = Role.customer, branch_id: int | None = None) -> tuple[int, dict]:
+    """A user of `role` (in `branch_id`) and the headers that authenticate as them (a session of theirs)."""
     settings, db = app.extensions["conveyor"].settings, app.extensions["conveyor"].db
     with db.Session.begin() as session:
         user = auth_service.create_user(session, f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
-                                        PASSWORD_HASH, role)
-    token = auth_service.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
+                                        PASSWORD_HASH, role, branch_id)
+        login_session, _ = sessions.start(session, user.id, settings.refresh_token_days)
+    token = auth_service.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds,
+                                     session_id=login_session.id)
     return user.id, {"Authorization": f"Bearer {token}"}
 
 

@@ -68,17 +68,18 @@ def demo_token() -> str:
     """A development user and token, so the printed curl line works as it is."""
     from models import Role
     from models.database import make_database
-    from services import auth
+    from services import auth, sessions
 
     settings = load_settings_or_exit()
     db = make_database(settings.database_url)
     with db.read() as session:
         user = auth.user_by_email(session, "demo@conveyor.local")
-    if user is None:
-        password_hash = auth.hash_password("demo-password")
-        with db.Session.begin() as session:
+    password_hash = auth.hash_password("demo-password") if user is None else None
+    with db.Session.begin() as session:
+        if user is None:
             user = auth.create_user(session, "demo@conveyor.local", password_hash, Role.customer)
-    return auth.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds)
+        login_session, _ = sessions.start(session, user.id, settings.refresh_token_days)
+    return auth.issue_token(user, settings.secret_key, settings.jwt_lifetime_seconds, session_id=login_session.id)
 
 
 def main() -> None:

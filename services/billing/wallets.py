@@ -80,11 +80,16 @@ def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str
                     params={"reason": reason}, legs=legs)
 
 
-def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None) -> dict:
-    """Return up to what a charge took (over all its refunds) to the account it came from."""
+def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None,
+           branch_id: int | None = None) -> dict:
+    """Return up to what a charge took (over all its refunds) to the account it came from.
+
+    `branch_id`: a manager's refund, only for a charge of a user of that branch."""
     charged = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update())
     if charged is None or charged.kind != TransferKind.charge or charged.status != TransferStatus.posted:
         raise NotFound("no such charge", code="charge_not_found")
+    if branch_id is not None and _branch_of_payer(session, charged) != branch_id:
+        raise DomainError("this charge belongs to a user outside your branch", code="forbidden")
     operation, done = begin_operation(session, key=key, kind=TransferKind.refund, job_id=job_id, amount=amount,
                                       params={"transfer_id": transfer_id, "amount": amount})
     if done:
@@ -100,6 +105,11 @@ def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=
     legs = [Leg(session.get(Account, charged.credit_account_id), payer, amount, TransferKind.refund,
                 reference_id=charged.id, description=f"refund of transfer {charged.id}")]
     return _result(operation, apply(session, operation, legs), amount=amount, refunded_total=refunded + amount)
+
+
+def _branch_of_payer(session: Session, charged: Transfer) -> int | None:
+    return session.scalar(select(User.branch_id).join(Account, Account.owner_id == User.id)
+                          .where(Account.id == charged.debit_account_id))
 
 
 def wallet(session: Session, user_id: int) -> dict:

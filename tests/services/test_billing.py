@@ -182,3 +182,16 @@ def test_reconcile_finds_a_captured_hold_that_claims_to_be_open(session, user):
     found = billing.reconcile(session)
     assert [m["check"] for m in found] == ["hold_resolved_once"]
     assert "open but already captured or released" in found[0]["problems"]
+
+
+def test_a_managers_refund_is_checked_against_the_payers_branch_inside_the_job(session, user):
+    from models import User
+
+    session.get(User, user).branch_id = 1
+    billing.grant_signup_bonus(session, user, 100)
+    charged = billing.charge(session, user, 40, key="c-1")["transfer_ids"][0]
+    with pytest.raises(DomainError) as refused:
+        billing.refund(session, charged, 10, key="r-1", branch_id=2)
+    assert refused.value.code == "forbidden"
+    assert billing.refund(session, charged, 10, key="r-2", branch_id=1)["amount"] == 10
+    assert billing.wallet(session, user)["balance"] == 70

@@ -23,7 +23,7 @@ def test_register_then_login_then_me(client):
 
     login = client.post("/api/v1/auth/login", json={"email": "ann@example.com", "password": "s3cret-pass"})
     assert login.status_code == 200
-    assert login.json["token_type"] == "Bearer" and login.json["expires_in"] == 3600
+    assert login.json["token_type"] == "Bearer" and login.json["expires_in"] == 900
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {login.json['access_token']}"})
     assert me.status_code == 200 and me.json["id"] == registered.json["user"]["id"]
 
@@ -119,3 +119,55 @@ def test_create_admin_command(app):
     assert me["role"] == "admin"
     again = runner.invoke(args=["create-admin", "root@example.com", "--password", "password123"])
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_look_alike_emails_are_one_address(client):
+    assert client.post("/api/v1/auth/register", json={"email": "alice@example.com", "password": "password123"}
+                       ).status_code == 201
+    for look_alike in ("ａlice@example.com", "ALICE@EXAMPLE.COM", " Alice@example.com "):
+        again = client.post("/api/v1/auth/register", json={"email": look_alike, "password": "password123"})
+        assert again.status_code == 409 and again.json["error"]["code"] == "email_taken", look_alike
+    login = client.post("/api/v1/auth/login", json={"email": "ａｌｉｃｅ@example.com", "password": "password123"})
+    assert login.status_code == 200
+
+
+@pytest.mark.parametrize("email", ["İ" * 60 + "@example.com", "İ" * 200 + "@example.com",
+                                   "a" * 235 + "ß" * 5 + "@example.com"])
+def test_an_email_that_case_folding_lengthens_past_the_column_is_422(client, email):
+    for path in ("/api/v1/auth/register", "/api/v1/auth/login"):
+        answer = client.post(path, json={"email": email, "password": "password123"})
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "validation_error", path
+
+
+def test_a_login_rehashes_a_password_hashed_with_older_parameters(app, client, db):
+    from argon2 import PasswordHasher
+
+    from models import User
+    from services import auth as auth_service
+
+    old_hash = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("password123")  # the old default
+    with db.Session.begin() as session:
+        user_id = auth_service.create_user(session, "old@example.com", old_hash).id
+    assert client.post("/api/v1/auth/login", json={"email": "old@example.com", "password": "wrong-password"}
+                       ).status_code == 401
+    with db.read() as session:
+        assert session.get(User, user_id).password_hash == old_hash  # only a successful login rehashes
+    assert client.post("/api/v1/auth/login", json={"email": "old@example.com", "password": "password123"}
+                       ).status_code == 200
+    with db.read() as session:
+        new_hash = session.get(User, user_id).password_hash
+    assert new_hash != old_hash and "m=19456,t=2,p=1" in new_hash and not auth_service.needs_rehash(new_hash)
+    assert client.post("/api/v1/auth/login", json={"email": "old@example.com", "password": "password123"}
+                       ).status_code == 200
+
+
+def test_a_login_costs_well_under_100_ms_of_cpu(app):
+    import time
+
+    from services import auth as auth_service
+
+    password_hash = auth_service.hash_password("password123")
+    user = type("U", (), {"password_hash": password_hash, "deleted_at": None})()
+    started = time.process_time()
+    auth_service.check_password(user, "password123")
+    assert time.process_time() - started < 0.1

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from models import Role
+from models import Role, User
 from services.billing.signatures import sign
 from tests.support import load_job, make_user, register, wait_for_status
 
@@ -111,12 +111,19 @@ def test_webhook_with_bad_data_is_422(app, client, data):
     assert answer.status_code == 422
 
 
-def test_refunds_and_adjustments_by_staff(app, client):
+def in_branch(db, user_id: int, branch_id: int) -> None:
+    """Move a user to a branch behind the API's back (the API's move would refuse their tokens)."""
+    with db.Session.begin() as session:
+        session.get(User, user_id).branch_id = branch_id
+
+
+def test_refunds_and_adjustments_by_staff(app, client, db):
     user_id, auth = register(client)
+    in_branch(db, user_id, 5)
     charged = wait(client, auth, "/api/v1/wallet/charges", {"amount": 30})
     transfer_id = charged["result"]["transfer_ids"][0]
     _, customer = make_user(app)
-    _, manager = make_user(app, Role.manager)
+    _, manager = make_user(app, Role.manager, branch_id=5)
     _, admin = make_user(app, Role.admin)
     assert client.post("/api/v1/admin/refunds", json={"transfer_id": transfer_id, "amount": 10},
                        headers=customer).status_code == 403
@@ -150,3 +157,17 @@ def test_a_charge_idempotency_key_with_other_parameters_is_refused(app, client):
     assert other.json["error"]["code"] == "idempotency_key_reused"
     assert wait_for_status(app, first.json["id"]).status.value == "succeeded"
     assert client.get("/api/v1/wallet", headers=auth).json["balance"] == 95
+
+
+def test_a_manager_refunds_only_their_branchs_charges(app, client, db):
+    user_id, auth = register(client)
+    in_branch(db, user_id, 1)
+    transfer_id = wait(client, auth, "/api/v1/wallet/charges", {"amount": 30})["result"]["transfer_ids"][0]
+    refund = {"transfer_id": transfer_id, "amount": 10}
+    for branch in (2, None):
+        _, manager = make_user(app, Role.manager, branch_id=branch)
+        refused = client.post("/api/v1/admin/refunds", json=refund, headers=manager)
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden", branch
+    _, own_manager = make_user(app, Role.manager, branch_id=1)
+    assert wait(client, own_manager, "/api/v1/admin/refunds", refund)["status"] == "succeeded"
+    assert client.get("/api/v1/wallet", headers=auth).json["balance"] == 80

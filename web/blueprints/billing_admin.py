@@ -7,9 +7,11 @@ from flask_smorest import Blueprint
 
 from models import Role
 from schemas.billing import AdjustmentSchema, RefundSchema
-from web.auth import require_auth
+from services import accounts
+from web.auth import current_principal, require_auth
 from web.blueprints.jobs import submission
 from web.submit import submit_job
+from worker.runtime import get_db
 
 blp = Blueprint("billing_admin", __name__, url_prefix="/api/v1/admin", description="Billing administration")
 
@@ -30,7 +32,13 @@ class Refunds(MethodView):
     @blp.arguments(RefundSchema)
     @submission(blp)
     def post(self, data):
-        """Return part or all of a charge transfer to the account it came from."""
+        """Return part or all of a charge transfer to the account it came from (managers: only
+        charges of their own branch's users)."""
+        principal = current_principal()
+        with get_db().read() as session:
+            accounts.check_may_refund(session, principal, data["transfer_id"])
+        if principal.role == Role.manager:
+            data = {**data, "branch_id": principal.branch_id}  # checked again inside the job
         return submit_job("billing.refund", data)
 
 

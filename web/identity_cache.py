@@ -1,0 +1,86 @@
+"""What a request's token is worth now (its user's version, role, branch, deletion; its session's
+revocation), cached in Redis for a few seconds so that a request costs one round trip, not a query.
+
+Changes write the new state into the cache after their commit (not a delete): a reader that read
+the database before that commit stores what it read only if the key is absent (`SET NX`), so it
+cannot put the old state back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from redis import RedisError
+
+from models import Role, User
+from services import sessions
+from services.sessions import UserState
+from worker.runtime import get_db, get_runtime
+
+log = logging.getLogger(__name__)
+
+TTL_SECONDS = 30
+GONE, REVOKED = "gone", "revoked"
+
+
+def _user_key(user_id: int) -> str:
+    return f"conveyor:identity:user:{user_id}"
+
+
+def _session_key(session_id: uuid.UUID) -> str:
+    return f"conveyor:identity:session:{session_id}"
+
+
+def _encode_user(state: UserState | None) -> str:
+    if state is None:
+        return GONE
+    return f"{state.token_version}|{state.role.value}|{state.branch_id or ''}|{int(state.deleted)}"
+
+
+def _decode_user(value: str) -> UserState | None:
+    if value == GONE:
+        return None
+    version, role, branch, deleted = value.split("|")
+    return UserState(int(version), Role(role), int(branch) if branch else None, deleted == "1")
+
+
+def lookup(user_id: int, session_id: uuid.UUID) -> tuple[UserState | None, bool]:
+    """(the user's state, None if there is no such user; whether the session is the user's and live)."""
+    redis = get_runtime().redis
+    keys = [_user_key(user_id), _session_key(session_id)]
+    try:
+        cached_user, cached_session = redis.mget(keys)
+    except RedisError:
+        log.warning("identity cache unavailable; reading the database", exc_info=True)
+        cached_user = cached_session = None
+    if cached_user is not None and cached_session is not None:
+        return _decode_user(cached_user), cached_session == str(user_id)
+    with get_db().read() as session:
+        state = sessions.user_state(session, user_id)
+        live = sessions.session_live(session, session_id, user_id)
+    _store({keys[0]: _encode_user(state), keys[1]: str(user_id) if live else REVOKED}, only_if_absent=True)
+    return state, live
+
+
+def user_changed(user: User) -> None:
+    """After the commit that changed the user's version, role, branch or deletion."""
+    state = UserState(user.token_version, user.role, user.branch_id, user.deleted_at is not None)
+    _store({_user_key(user.id): _encode_user(state)}, only_if_absent=False)
+
+
+def sessions_revoked(session_ids: list[uuid.UUID]) -> None:
+    """After the commit that revoked these sessions."""
+    _store({_session_key(sid): REVOKED for sid in session_ids}, only_if_absent=False)
+
+
+def _store(values: dict[str, str], *, only_if_absent: bool) -> None:
+    if not values:
+        return
+    try:
+        with get_runtime().redis.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                pipe.set(key, value, ex=TTL_SECONDS, nx=only_if_absent)
+            pipe.execute()
+    except RedisError:
+        # Readers then see the database within TTL_SECONDS at worst (an entry cached before Redis went away).
+        log.warning("identity cache unavailable; entries expire within %ss", TTL_SECONDS, exc_info=True)
