@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-postgres test-sqlite bench clean
+.PHONY: install browser run test test-postgres test-sqlite bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+# The docs page's test drives Debian's headless Chromium: installed when missing and apt-get is there
+# (as root, or through sudo); elsewhere a warning, and that one test fails until Chromium is installed.
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: no apt-get: install Chromium and chromedriver (/usr/bin) for the docs page's test"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(BROWSER_PACKAGES); } \
+		|| echo "warning: could not install $(BROWSER_PACKAGES); the docs page's test needs them"
 
 run: install
 	$(PY) -m worker.launcher
