@@ -41,3 +41,5 @@ class TokenSchema(Schema):
 
 class RegisteredSchema(TokenSchema):
     user = fields.Nested(UserSchema)
+    signup_bonus_granted = fields.Boolean(metadata={
+        "description": "false when this address has had its signup bonuses for today"})

@@ -11,6 +11,7 @@ from config import Settings
 from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
+from web.limits import init_limits
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     _register_request_hooks(app)
+    init_limits(app)
     _register_blueprints(app)
     register_error_handlers(app)  # after Api(), whose own handler it replaces
 

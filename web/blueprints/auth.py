@@ -11,7 +11,10 @@ from services import auth as auth_service
 from services import billing
 from services.auth import AuthError
 from web.auth import current_principal, require_auth
+from web.limits import login_limit, register_limit
+from web.login_guard import login_attempt
 from web.offload import off_the_loop
+from web.signup_bonus import signup_bonus
 from worker.runtime import get_db, get_settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users and access tokens")
@@ -26,27 +29,32 @@ def token_for(user: User) -> dict:
 @blp.route("/register")
 class Register(MethodView):
     @blp.doc(security=[])
+    @register_limit
     @blp.arguments(RegisterSchema)
     @blp.response(201, RegisteredSchema)
     def post(self, data):
-        """Create a customer account with its signup bonus; answers with the user and an access token."""
+        """Create a customer account, with its signup bonus while its address has some left today;
+        answers with the user and an access token."""
         password_hash = off_the_loop(auth_service.hash_password, data["password"])
-        with get_db().Session.begin() as session:
+        with signup_bonus() as bonus, get_db().Session.begin() as session:
             user = auth_service.create_user(session, data["email"], password_hash)
-            billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
-        return {"user": user, **token_for(user)}
+            if bonus:
+                billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
+        return {"user": user, "signup_bonus_granted": bonus, **token_for(user)}
 
 
 @blp.route("/login")
 class Login(MethodView):
     @blp.doc(security=[])
+    @login_limit
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, data):
         """Exchange email and password for an access token."""
-        with get_db().read() as session:
-            user = auth_service.user_by_email(session, data["email"])
-        return token_for(off_the_loop(auth_service.check_password, user, data["password"]))
+        with login_attempt(data["email"]):
+            with get_db().read() as session:
+                user = auth_service.user_by_email(session, data["email"])
+            return token_for(off_the_loop(auth_service.check_password, user, data["password"]))
 
 
 @blp.route("/me")
