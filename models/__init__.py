@@ -2,8 +2,9 @@
 
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
+from models.flags import FeatureFlag
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "FINISHED", "HoldState", "LedgerOperation", "Transfer", "TransferKind",
+__all__ = ["Account", "AccountKind", "Base", "FeatureFlag", "FINISHED", "HoldState", "LedgerOperation", "Transfer", "TransferKind",
            "TransferStatus", "Job", "JobEvent", "JobStatus", "Role", "User"]

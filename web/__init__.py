@@ -12,6 +12,7 @@ from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
 from web.limits import init_limits
+from web.maintenance import init_maintenance
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     _register_request_hooks(app)
     init_limits(app)
+    init_maintenance(app)
     _register_blueprints(app)
     register_error_handlers(app)  # after Api(), whose own handler it replaces
 
@@ -49,10 +51,10 @@ class ConveyorApi(Api):
 
 def _register_blueprints(app: Flask) -> None:
     from web import docs
-    from web.blueprints import auth, billing_admin, health, jobs, metrics, payments, users, wallet
+    from web.blueprints import auth, billing_admin, flags, health, jobs, metrics, payments, users, wallet
 
     api = ConveyorApi(app)
-    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, payments.blp):
+    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp, payments.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)

@@ -27,6 +27,8 @@ def start_with(env: dict) -> subprocess.CompletedProcess:
     ({"JOB_SOFT_TIME_LIMIT_SECONDS": "60", "JOB_TIME_LIMIT_SECONDS": "60"}, "JOB_TIME_LIMIT_SECONDS"),
     ({"IO_WORKER_CONCURRENCY": "0"}, "IO_WORKER_CONCURRENCY"),
     ({"REAPER_INTERVAL_SECONDS": "0"}, "REAPER_INTERVAL_SECONDS"),
+    ({"LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT"),
+    ({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"),
     ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b"}, "PAYMENT_WEBHOOK_SECRET"),
     ({"CONVEYOR_ENV": "production", "SECRET_KEY": "k" * 32, "FLOWER_BASIC_AUTH": "a:b",
       "PAYMENT_WEBHOOK_SECRET": "dev-webhook-secret"}, "PAYMENT_WEBHOOK_SECRET"),
