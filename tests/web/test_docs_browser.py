@@ -17,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import TEST_ENV
-from tests.support import WebServer, make_user
+from tests.support import WebServer, register
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Runs in the page before its own scripts (DevTools scripts are not subject to the page's CSP).
@@ -49,12 +49,8 @@ def browser():
     driver.quit()
 
 
-def test_docs_page_lists_operations_and_try_it_out_calls_the_app(app, server, browser):
-    user_id, _ = make_user(app)
-    with app.extensions["conveyor"].db.read() as s:
-        from models import User
-
-        email = s.get(User, user_id).email
+def test_docs_page_lists_operations_and_try_it_out_calls_the_app(client, server, browser):
+    register(client, "docs@example.com")
     wait = WebDriverWait(browser, 15)
     browser.get(f"{server.url}/api/docs")
 
@@ -67,7 +63,7 @@ def test_docs_page_lists_operations_and_try_it_out_calls_the_app(app, server, br
     body = wait.until(seen.visibility_of_element_located(
         (By.CSS_SELECTOR, "#operations-auth-post_api_v1_auth_login textarea.body-param__text")))
     body.clear()
-    body.send_keys(json.dumps({"email": email, "password": "password123"}))
+    body.send_keys(json.dumps({"email": "docs@example.com", "password": "password123"}))
     browser.find_element(By.CSS_SELECTOR, "#operations-auth-post_api_v1_auth_login .execute").click()
     status = wait.until(seen.visibility_of_element_located(
         (By.CSS_SELECTOR, "#operations-auth-post_api_v1_auth_login .live-responses-table tr.response .response-col_status")))
