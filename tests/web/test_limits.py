@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from models import User
-from tests.support import make_user
+from tests.conftest import TEST_ENV
+from tests.support import WebServer, make_user
 from web.client_ip import client_ip, client_key
 
 ME, OTHER = {"REMOTE_ADDR": "203.0.113.7"}, {"REMOTE_ADDR": "198.51.100.9"}
@@ -118,3 +120,15 @@ def test_ipv6_clients_are_counted_per_64(app):
         assert client_key() == "2001:db8:1:2::/64"
     with app.test_request_context(environ_base={"REMOTE_ADDR": "::ffff:203.0.113.7"}):
         assert client_key() == "203.0.113.7"
+
+
+def test_the_real_web_processes_share_the_limits():
+    """gunicorn with two (gevent) workers: the count is Redis's, whichever worker answers. (A body
+    that fails validation counts too: the limit comes before parsing.)"""
+    server = WebServer(TEST_ENV, workers=2, LOGIN_RATE_LIMIT="4/minute")
+    try:
+        answers = [requests.post(f"{server.url}/api/v1/auth/login", json={}) for _ in range(5)]
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [422] * 4 + [429]
+    assert answers[-1].json()["error"]["code"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) > 0
