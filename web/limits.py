@@ -69,7 +69,7 @@ submit_limit = limiter.shared_limit(lambda: get_settings().submit_rate_limit, sc
                                     key_func=_user_key)
 
 
-def too_many_requests(message: str, retry_after: int):
+def _too_many_requests(message: str, retry_after: int):
     return error_response(429, "rate_limited", message, {"retry_after": retry_after},
                           headers={"Retry-After": str(retry_after)})
 
@@ -79,11 +79,11 @@ def _limit_exceeded(exc: RateLimitExceeded):
         retry_after = math.ceil(limiter.current_limit.window.reset_time - time.time())
     except Exception:  # the counters went away between the refusal and now: the whole window
         retry_after = exc.limit.limit.get_expiry()
-    return too_many_requests("too many requests; slow down", max(retry_after, 1))
+    return _too_many_requests("too many requests; slow down", max(retry_after, 1))
 
 
 def _rate_limited(exc: RateLimited):
-    return too_many_requests(exc.message, exc.retry_after)
+    return _too_many_requests(exc.message, exc.retry_after)
 
 
 def init_limits(app: Flask) -> None:
