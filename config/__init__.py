@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from environs import Env, EnvError
+from limits import parse_many
 from marshmallow.validate import OneOf, Range
 
 from config.secrets import development_secrets
@@ -55,6 +57,16 @@ class Settings:
     payment_webhook_secret: str
     log_level: str
     log_json: bool
+    # The web's edges: rate limits, the signup bonus cap, proxies, feature flags (see _read_edges).
+    register_rate_limit: str
+    login_rate_limit: str
+    submit_rate_limit: str
+    login_failures_before_delay: int
+    login_delay_max_seconds: int
+    signup_bonus_per_ip_per_day: int
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    feature_flag_cache_seconds: float
+    maintenance_retry_after_seconds: int
 
     @property
     def development(self) -> bool:
@@ -150,7 +162,40 @@ def _read(env: Env) -> Settings:
         payment_webhook_secret=secrets["PAYMENT_WEBHOOK_SECRET"],
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
+        **_read_edges(env),
     )
+
+
+def _rate_limit(env: Env, name: str, default: str) -> str:
+    """A Flask-Limiter rate string ("5/minute;50/day"), checked now rather than at the first request."""
+    value = env.str(name, default)
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise EnvError(f"{name} must be rate limits such as '5/minute;50/day'") from exc
+    return value
+
+
+def _networks(env: Env, name: str) -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in env.list(name, []) if item.strip())
+    except ValueError as exc:
+        raise EnvError(f"{name} must be a comma-separated list of IP addresses or networks") from exc
+
+
+def _read_edges(env: Env) -> dict:
+    positive = Range(min=1)
+    return {
+        "register_rate_limit": _rate_limit(env, "REGISTER_RATE_LIMIT", "5/minute;50/day"),
+        "login_rate_limit": _rate_limit(env, "LOGIN_RATE_LIMIT", "20/minute"),
+        "submit_rate_limit": _rate_limit(env, "SUBMIT_RATE_LIMIT", "600/minute"),
+        "login_failures_before_delay": env.int("LOGIN_FAILURES_BEFORE_DELAY", 5, validate=positive),
+        "login_delay_max_seconds": env.int("LOGIN_DELAY_MAX_SECONDS", 900, validate=positive),
+        "signup_bonus_per_ip_per_day": env.int("SIGNUP_BONUS_PER_IP_PER_DAY", 3, validate=Range(min=0)),
+        "trusted_proxies": _networks(env, "TRUSTED_PROXIES"),
+        "feature_flag_cache_seconds": env.float("FEATURE_FLAG_CACHE_SECONDS", 5.0, validate=Range(min=0)),
+        "maintenance_retry_after_seconds": env.int("MAINTENANCE_RETRY_AFTER_SECONDS", 60, validate=positive),
+    }
 
 
 def load_settings() -> Settings:

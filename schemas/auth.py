@@ -96,6 +96,8 @@ class TokenSchema(AccessTokenSchema):
 
 class RegisteredSchema(TokenSchema):
     user = fields.Nested(UserSchema)
+    signup_bonus_granted = fields.Boolean(metadata={
+        "description": "false when this address has had its signup bonuses for today"})
 
 
 class ProfileUpdatedSchema(UserSchema):

@@ -56,6 +56,12 @@ TEST_ENV = {
     "JOB_RETRY_BACKOFF_SECONDS": "0.05",
     "JOB_MAX_ATTEMPTS": "3",
     "OUTBOX_REDISPATCH_AFTER_SECONDS": "1",
+    # The suite signs many users up and in from one address: generous limits here; the tests of the
+    # limits themselves make apps with tight ones (tests/web/test_limits.py).
+    "REGISTER_RATE_LIMIT": "10000/minute",
+    "LOGIN_RATE_LIMIT": "10000/minute",
+    "SUBMIT_RATE_LIMIT": "100000/minute",
+    "SIGNUP_BONUS_PER_IP_PER_DAY": "100000",
 }
 os.environ.update(TEST_ENV)
 (TMP / "metrics").mkdir(exist_ok=True)

@@ -11,6 +11,8 @@ from config import Settings
 from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
+from web.limits import init_limits
+from web.maintenance import init_maintenance
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -22,8 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="Conveyor", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",  # the docs page: web/docs.py
         API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     _register_request_hooks(app)
+    init_limits(app)
+    init_maintenance(app)
     _register_blueprints(app)
     register_error_handlers(app)  # after Api(), whose own handler it replaces
 
@@ -47,13 +50,15 @@ class ConveyorApi(Api):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, billing_admin, health, jobs, metrics, payments, users, wallet
+    from web import docs
+    from web.blueprints import auth, billing_admin, flags, health, jobs, metrics, payments, users, wallet
 
     api = ConveyorApi(app)
-    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, payments.blp):
+    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp, payments.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
+    app.register_blueprint(docs.blp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -45,6 +45,8 @@ def without(env: dict, name: str) -> dict:
     ({**PRODUCTION, "FLOWER_BASIC_AUTH": "no-colon"}, "FLOWER_BASIC_AUTH"),
     # No CONVEYOR_ENV at all is a production start.
     (without(without(PRODUCTION, "CONVEYOR_ENV"), "SECRET_KEY"), "SECRET_KEY"),
+    ({**PRODUCTION, "LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT"),
+    ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"),
 ])
 def test_a_bad_variable_stops_start_up_naming_it(env, named, tmp_path):
     result = start_with({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **env})

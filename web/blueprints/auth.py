@@ -15,8 +15,11 @@ from services.auth import AuthError
 from services.sessions import RefreshTokenReused
 from web import identity_cache
 from web.auth import current_principal, require_auth
+from web.limits import login_limit, register_limit
+from web.login_guard import login_attempt
 from web.offload import off_the_loop
 from web.oidc import verifier_for
+from web.signup_bonus import signup_bonus
 from web.tokens import access_token, sign_in, token_pair
 from worker.runtime import get_db, get_settings
 
@@ -26,28 +29,33 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users,
 @blp.route("/register")
 class Register(MethodView):
     @blp.doc(security=[])
+    @register_limit
     @blp.arguments(RegisterSchema)
     @blp.response(201, RegisteredSchema)
     def post(self, data):
-        """Create a customer account with its signup bonus; answers with the user and a token pair."""
+        """Create a customer account, with its signup bonus while its address has some left today;
+        answers with the user and a token pair."""
         password_hash = off_the_loop(auth_service.hash_password, data["password"])
-        with get_db().Session.begin() as session:
+        with signup_bonus() as bonus, get_db().Session.begin() as session:
             user = auth_service.create_user(session, data["email"], password_hash)
-            billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
+            if bonus:
+                billing.grant_signup_bonus(session, user.id, get_settings().signup_bonus_credits)
             tokens = sign_in(session, user)
-        return {"user": user, **tokens}
+        return {"user": user, "signup_bonus_granted": bonus, **tokens}
 
 
 @blp.route("/login")
 class Login(MethodView):
     @blp.doc(security=[])
+    @login_limit
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, data):
         """Exchange email and password for a token pair (a new session)."""
-        with get_db().read() as session:
-            user = auth_service.user_by_email(session, data["email"])
-        user = off_the_loop(auth_service.check_password, user, data["password"])
+        with login_attempt(data["email"]):
+            with get_db().read() as session:
+                user = auth_service.user_by_email(session, data["email"])
+            user = off_the_loop(auth_service.check_password, user, data["password"])
         # Hashed with older parameters: hash again now that we know the password, outside any transaction.
         new_hash = (off_the_loop(auth_service.hash_password, data["password"])
                     if auth_service.needs_rehash(user.password_hash) else None)
@@ -60,6 +68,7 @@ class Login(MethodView):
 @blp.route("/oidc")
 class OidcSignIn(MethodView):
     @blp.doc(security=[])
+    @login_limit
     @blp.arguments(OidcSignInSchema)
     @blp.response(200, RegisteredSchema)
     def post(self, data):
@@ -67,9 +76,9 @@ class OidcSignIn(MethodView):
         verified email (or a new customer), and a token pair. 501 when no provider is configured."""
         settings = get_settings()
         identity = verifier_for(settings).verify(data["id_token"])  # may fetch the provider's keys: no transaction open
-        with get_db().Session.begin() as session:
+        with signup_bonus() as bonus, get_db().Session.begin() as session:
             user, created = identities.user_for(session, identity)
-            if created:
+            if created and bonus:
                 billing.grant_signup_bonus(session, user.id, settings.signup_bonus_credits)
             tokens = sign_in(session, user)
         return {"user": user, **tokens}
@@ -78,6 +87,7 @@ class OidcSignIn(MethodView):
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.doc(security=[])
+    @login_limit
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenSchema)
     def post(self, data):

@@ -12,6 +12,7 @@ from schemas.jobs import JobEventPageSchema, JobListArgsSchema, JobPageSchema, J
 from services import jobs as job_service
 from services.metrics import record_finished
 from web.auth import current_principal, require_auth
+from web.limits import submit_limit
 from web.streams import JobStream, last_event_id
 from web.submit import submit_job
 from worker.runtime import get_db, get_runtime
@@ -27,9 +28,11 @@ SUBMIT_DOC = {"parameters": [
 
 
 def submission(blueprint: Blueprint):
-    """The documentation every submit endpoint shares: 202 queued, 200 repeated or finished, 409 key reuse."""
+    """What every submit endpoint shares: the per-user submission limit, and the documentation: 202
+    queued, 200 repeated or finished, 409 key reuse."""
 
     def decorate(fn):
+        fn = submit_limit(fn)
         fn = blueprint.alt_response(409, schema=ErrorEnvelopeSchema, description="Idempotency-Key reused")(fn)
         fn = blueprint.alt_response(200, schema=JobSchema, description="Same Idempotency-Key, or finished")(fn)
         fn = blueprint.response(202, JobSchema, description="Accepted; poll the Location")(fn)
