@@ -44,7 +44,7 @@ class Settings:
     job_stream_ttl_seconds: int
     flower_basic_auth: str
     signup_bonus_credits: int
-    payment_webhook_secret: str
+    payment_webhook_secrets: tuple[str, ...]  # any of them may sign a webhook (rotation)
     log_level: str
     log_json: bool
 
@@ -83,10 +83,14 @@ def _read(env: Env) -> Settings:
     secret_key = env.str("SECRET_KEY") if production else env.str("SECRET_KEY", DEV_SECRET_KEY)
     if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
         raise EnvError("SECRET_KEY must be set to at least 32 characters outside development")
-    webhook_secret = (env.str("PAYMENT_WEBHOOK_SECRET") if production
-                      else env.str("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET))
-    if production and (webhook_secret == DEV_WEBHOOK_SECRET or len(webhook_secret) < 16):
-        raise EnvError("PAYMENT_WEBHOOK_SECRET must be set to at least 16 characters outside development")
+    # Comma-separated: during a rotation both the old and the new secret are configured.
+    webhook_secrets = tuple(secret.strip() for secret in (
+        env.str("PAYMENT_WEBHOOK_SECRET") if production else env.str("PAYMENT_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+    ).split(","))
+    if not all(webhook_secrets) or production and any(
+            secret == DEV_WEBHOOK_SECRET or len(secret) < 16 for secret in webhook_secrets):
+        raise EnvError("PAYMENT_WEBHOOK_SECRET must be one or more comma-separated secrets, each at least "
+                       "16 characters outside development")
     positive, non_negative = Range(min=1), Range(min=0)
     soft_limit = env.float("JOB_SOFT_TIME_LIMIT_SECONDS", 300.0, validate=Range(min=0, min_inclusive=False))
     hard_limit = env.float("JOB_TIME_LIMIT_SECONDS", 360.0, validate=Range(min=0, min_inclusive=False))
@@ -120,7 +124,7 @@ def _read(env: Env) -> Settings:
         job_stream_ttl_seconds=env.int("JOB_STREAM_TTL_SECONDS", 3600, validate=positive),
         flower_basic_auth=env.str("FLOWER_BASIC_AUTH") if production else env.str("FLOWER_BASIC_AUTH", "admin:admin"),
         signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
-        payment_webhook_secret=webhook_secret,
+        payment_webhook_secrets=webhook_secrets,
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
     )

@@ -11,6 +11,7 @@ from config import Settings
 from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
+from web.parsing import JsonProvider
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -18,6 +19,7 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = create_runtime_app(settings)
+    app.json = JsonProvider(app)
     settings = app.extensions["conveyor"].settings
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,

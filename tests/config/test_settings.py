@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from environs import EnvError
 
 from config import ROOT, load_settings
 
@@ -55,3 +56,11 @@ def test_events_need_redis_even_with_a_rabbitmq_broker(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("BROKER_URL", "amqp://guest:guest@rabbit:5672//")
     assert load_settings().redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_webhook_secrets_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret, new-secret")
+    assert load_settings().payment_webhook_secrets == ("old-secret", "new-secret")
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret,,new-secret")
+    with pytest.raises(EnvError, match="PAYMENT_WEBHOOK_SECRET"):
+        load_settings()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from models import User
 from schemas.auth import LoginSchema, RegisteredSchema, RegisterSchema, TokenSchema, UserSchema
@@ -12,6 +11,7 @@ from services import billing
 from services.auth import AuthError
 from web.auth import current_principal, require_auth
 from web.offload import off_the_loop
+from web.parsing import Blueprint
 from worker.runtime import get_db, get_settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Users and access tokens")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from models import Role, User
@@ -13,6 +12,7 @@ from services import auth as auth_service
 from services.pagination import page
 from web.auth import require_auth
 from web.offload import off_the_loop
+from web.parsing import Blueprint
 from worker.runtime import get_db
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts (admins and managers)")
