@@ -11,7 +11,7 @@ from config import Settings
 from config.logging import request_id_var
 from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
-from web.parsing import JsonProvider
+from web.parsing import JsonProvider, has_body, streamed_past_limit
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -63,8 +63,12 @@ def _register_request_hooks(app: Flask) -> None:
     def _tag_and_check_request():
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
-        if request.method in BODY_METHODS and (request.content_length or 0) > 0 and not request.is_json:
-            return error_response(415, "unsupported_media_type", "send the body as application/json")
+        if request.method in BODY_METHODS and has_body(request):
+            if not request.is_json:
+                return error_response(415, "unsupported_media_type", "send the body as application/json")
+            if streamed_past_limit(request):
+                return error_response(413, "payload_too_large",
+                                      f"the request body is larger than {request.max_content_length} bytes")
         return None
 
     @app.after_request

@@ -40,3 +40,17 @@ class Blueprint(flask_smorest.Blueprint):
     """Every API blueprint: flask-smorest's, parsing its arguments with `JsonParser`."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+
+def has_body(request) -> bool:
+    """A Content-Length above zero, or a chunked body (which has none)."""
+    return (request.content_length or 0) > 0 or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def streamed_past_limit(request) -> bool:
+    """Whether a body without Content-Length runs past MAX_CONTENT_LENGTH: werkzeug stops reading such a
+    body at the limit without a word, which would hand the view a truncated body."""
+    if request.content_length is not None:
+        return False  # werkzeug refuses a Content-Length over the limit itself
+    body = request.get_data(cache=True)
+    return len(body) >= request.max_content_length and request.environ["wsgi.input"].read(1) != b""
