@@ -76,3 +76,8 @@ class PaymentEventSchema(Schema):
     id = Text(200, min_length=1, required=True)
     type = Text(100, min_length=1, required=True)
     data = fields.Dict(required=True, metadata={"description": 'for "payment.succeeded": {"user_id", "amount"}'})
+
+
+class IgnoredEventSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ignored"})
+    type = fields.String(required=True, metadata={"example": "payment.refunded"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import Flask, g, request
@@ -15,6 +16,7 @@ from web.parsing import JsonProvider, has_body, streamed_past_limit
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # it goes into every log line and back to the client
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,7 +63,8 @@ def _register_blueprints(app: Flask) -> None:
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _tag_and_check_request():
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
         if request.method in BODY_METHODS and has_body(request):
             if not request.is_json:

@@ -88,3 +88,17 @@ def test_a_chunked_json_body_within_the_limit_is_read(app, db, server):
     _, auth = make_user(app)
     status, _, body = post_chunked(server, auth, "application/json", b'{"sleep_ms": 1}')
     assert status == 202 and json.loads(body)["payload"] == {"sleep_ms": 1, "fail_times": 0, "steps": 0}
+
+
+@pytest.mark.parametrize("value", ["é" * 3, "has space", "x" * 5000])
+def test_a_request_id_that_is_not_short_visible_ascii_is_replaced(server, value):
+    """It goes into every log line of the request and back to the client: not 5,000 bytes of anything."""
+    status, headers, _ = exchange(server, f"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Request-ID: {value}\r\n"
+                                          "Connection: close\r\n\r\n")
+    assert status == 200 and headers["x-request-id"] != value and len(headers["x-request-id"]) == 32
+
+
+def test_a_request_id_is_echoed(server):
+    _, headers, _ = exchange(server, "GET /healthz HTTP/1.1\r\nHost: test\r\nX-Request-ID: req-42\r\n"
+                                     "Connection: close\r\n\r\n")
+    assert headers["x-request-id"] == "req-42"

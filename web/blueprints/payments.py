@@ -6,7 +6,7 @@ from flask import jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from schemas.billing import PaymentDataSchema, PaymentEventSchema
+from schemas.billing import IgnoredEventSchema, PaymentDataSchema, PaymentEventSchema
 from schemas.jobs import JobSchema
 from services import billing
 from services.billing import signatures
@@ -28,8 +28,13 @@ def _load(schema, data) -> dict:
 @blp.route("/payments")
 class Payments(MethodView):
     @blp.doc(security=[], parameters=[{"in": "header", "name": "Conveyor-Signature", "required": True,
-                                       "schema": {"type": "string", "example": "t=1700000000,v1=5f2b..."}}])
-    @blp.response(202, JobSchema, description="The top-up job (200 when the event was seen before)")
+                                       "schema": {"type": "string", "example": "t=1700000000,v1=5f2b..."}}],
+             # Documented, not parsed by flask-smorest: the signature covers the raw bytes, checked first.
+             requestBody={"required": True, "content": {"application/json": {"schema": PaymentEventSchema}}},
+             responses={"200": {"description": "The event was seen before (its job), or is of a type we ignore",
+                                "content": {"application/json": {"schema": {
+                                    "anyOf": [JobSchema, IgnoredEventSchema]}}}}})
+    @blp.response(202, JobSchema, description="The top-up job")
     def post(self):
         """Enqueue a top-up of the user's purchased credits; each event id credits once."""
         body = request.get_data(cache=True)
