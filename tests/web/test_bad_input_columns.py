@@ -11,7 +11,7 @@ import pytest
 from models import Job, Role, User
 from services.billing.signatures import sign
 from tests.support import make_user
-from tests.web.test_bad_input import assert_envelope, rows
+from tests.web.test_bad_input import DEEP, LONG_NUMBER, assert_envelope, rows
 
 WEBHOOK = "/api/v1/billing/webhooks/payments"
 
@@ -28,13 +28,25 @@ def payment(user_id, event_id="evt_1", amount=5) -> bytes:
                        "data": {"user_id": user_id, "amount": amount}}).encode()
 
 
-@pytest.mark.xfail(strict=True, reason="schemas/auth.py (the identity engineer's) adopts Int32Id after the merge")
+# schemas/auth.py is the identity work's: these pass once it uses schemas.common's Int32Id and Text.
+AUTH_SCHEMAS_PENDING = pytest.mark.xfail(strict=True, reason="schemas/auth.py adopts Int32Id and Text")
+
+
+@AUTH_SCHEMAS_PENDING
 def test_a_branch_id_past_its_column_is_422(app, client, db):
     _, admin = make_user(app, Role.admin)
     answer = client.post("/api/v1/users", headers=admin, json={
         "email": "staff@example.com", "password": "password123", "role": "manager", "branch_id": 2**31})
     assert_envelope(answer, 422, "validation_error")
     assert rows(db, User) == 1
+
+
+@AUTH_SCHEMAS_PENDING
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/auth/login"])
+def test_a_password_with_a_lone_surrogate_is_422(client, db, path):
+    answer = client.post(path, json={"email": "a@example.com", "password": "\ud800" * 8})
+    assert_envelope(answer, 422, "validation_error")
+    assert rows(db, User) == 0
 
 
 @pytest.mark.parametrize("user_id", [2**31, 2**63, 10**30, 999_999])
@@ -68,6 +80,12 @@ def test_an_adjustment_reason_that_does_not_fit_is_422(app, client, db, reason):
 def test_a_webhook_wider_than_its_columns_is_422(app, client, db, body):
     make_user(app)
     assert deliver(app, client, body).status_code == 422
+    assert rows(db, Job) == 0
+
+
+@pytest.mark.parametrize("body", [DEEP, '{"id": "evt_1", "type": "payment.succeeded", "amount": ' + LONG_NUMBER + "}"])
+def test_a_signed_webhook_body_that_json_cannot_hold_is_400(app, client, db, body):
+    assert_envelope(deliver(app, client, body.encode()), 400, "malformed_json")
     assert rows(db, Job) == 0
 
 
