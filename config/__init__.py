@@ -54,7 +54,7 @@ class Settings:
     flower_basic_auth: str
     metrics_token: str
     signup_bonus_credits: int
-    payment_webhook_secret: str
+    payment_webhook_secrets: tuple[str, ...]  # any of them may sign a webhook (rotation)
     log_level: str
     log_json: bool
     # The web's edges: rate limits, the signup bonus cap, proxies, feature flags (see _read_edges).
@@ -86,6 +86,15 @@ def _normalise_database_url(url: str) -> str:
     if not url.startswith(("postgresql+psycopg://", "sqlite:///")):
         raise EnvError("DATABASE_URL must be a postgresql://, postgresql+psycopg:// or sqlite:/// URL")
     return url
+
+
+def _webhook_secrets(value: str) -> tuple[str, ...]:
+    """Comma-separated: during a rotation both the old and the new secret are configured."""
+    secrets = tuple(secret.strip() for secret in value.split(","))
+    if not all(len(secret) >= SECRETS["PAYMENT_WEBHOOK_SECRET"] for secret in secrets):
+        raise EnvError("PAYMENT_WEBHOOK_SECRET must be one or more comma-separated secrets of at least "
+                       f"{SECRETS['PAYMENT_WEBHOOK_SECRET']} characters each")
+    return secrets
 
 
 def _read_secrets(env: Env, app_env: str) -> dict[str, str]:
@@ -159,7 +168,7 @@ def _read(env: Env) -> Settings:
         flower_basic_auth=secrets["FLOWER_BASIC_AUTH"],
         metrics_token=secrets["METRICS_TOKEN"],
         signup_bonus_credits=env.int("SIGNUP_BONUS_CREDITS", 100, validate=non_negative),
-        payment_webhook_secret=secrets["PAYMENT_WEBHOOK_SECRET"],
+        payment_webhook_secrets=_webhook_secrets(secrets["PAYMENT_WEBHOOK_SECRET"]),
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
         **_read_edges(env),

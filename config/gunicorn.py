@@ -16,7 +16,7 @@ bind = f"{os.environ.get('HOST', _default_host)}:{os.environ.get('PORT', '8000')
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gevent: a request that waits (`Prefer: wait`, a job's live stream) holds a greenlet, not a thread,
 # so thousands can wait while the rest of the API answers.
-worker_class = "gevent"
+worker_class = "config.gunicorn_worker.JsonErrorWorker"  # gevent's, with gunicorn's own errors in our envelope
 worker_connections = int(os.environ.get("WEB_CONNECTIONS", "2000"))
 timeout = 60
 graceful_timeout = 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -17,6 +17,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+INT32_MAX = 2**31 - 1  # the largest value an Integer column holds
+INT64_MAX = 2**63 - 1  # a BigInteger column's
+
+
+def int_column_max(column) -> int:
+    """The largest value `column` (an Integer or BigInteger column) can hold on every backend."""
+    return INT64_MAX if isinstance(column.type, BigInteger) else INT32_MAX
 
 
 def utcnow() -> datetime:

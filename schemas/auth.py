@@ -5,23 +5,25 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models import Role
+from schemas.common import Int32Id, Text
 from services.auth import EMAIL_MAX_LENGTH, normalise_email
 
 
-class NormalisedEmail(fields.Email):
+class NormalisedEmail(Text):
     """An email as stored: NFKC and case-folded before it is checked (length included, since case
     folding can lengthen it: 'İ' becomes two characters)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        return normalise_email(super()._deserialize(value, attr, data, **kwargs))
+    def __init__(self, **kwargs):
+        super().__init__(EMAIL_MAX_LENGTH, normalise=normalise_email, validate=[validate.Email()], **kwargs)
+        self.metadata.setdefault("format", "email")
 
 
 def Email(**kwargs):
-    return NormalisedEmail(validate=validate.Length(max=EMAIL_MAX_LENGTH), **kwargs)
+    return NormalisedEmail(**kwargs)
 
 
 def Password(**kwargs):
-    return fields.String(load_only=True, validate=validate.Length(min=8, max=128), **kwargs)
+    return Text(128, min_length=8, load_only=True, **kwargs)
 
 
 class RegisterSchema(Schema):
@@ -31,19 +33,19 @@ class RegisterSchema(Schema):
 
 class LoginSchema(Schema):
     email = Email(required=True)
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    password = Text(128, required=True, load_only=True)
 
 
 class CreateUserSchema(RegisterSchema):
     role = fields.Enum(Role, by_value=True, required=True)
-    branch_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(1, 2**31 - 1))
+    branch_id = Int32Id(load_default=None, allow_none=True)
 
 
 class UpdateUserSchema(Schema):
     """An admin's change of a user's role or branch (either or both)."""
 
     role = fields.Enum(Role, by_value=True)
-    branch_id = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2**31 - 1))
+    branch_id = Int32Id(allow_none=True)
 
     @validates_schema
     def _something(self, data, **kwargs):
@@ -56,7 +58,7 @@ class UpdateMeSchema(Schema):
 
     email = Email()
     password = Password()
-    current_password = fields.String(load_only=True, validate=validate.Length(max=128))
+    current_password = Text(128, load_only=True)
 
     @validates_schema
     def _consistent(self, data, **kwargs):
@@ -67,11 +69,11 @@ class UpdateMeSchema(Schema):
 
 
 class RefreshSchema(Schema):
-    refresh_token = fields.String(required=True, load_only=True, validate=validate.Length(1, 200))
+    refresh_token = Text(200, min_length=1, required=True, load_only=True)
 
 
 class OidcSignInSchema(Schema):
-    id_token = fields.String(required=True, load_only=True, validate=validate.Length(1, 16_384))
+    id_token = Text(16_384, min_length=1, required=True, load_only=True)
 
 
 class UserSchema(Schema):

@@ -5,14 +5,14 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from models import TransferKind
-from schemas.common import PageArgsSchema, page_schema
+from schemas.common import BoundedInt, Int32Id, Int64Id, PageArgsSchema, Text, page_schema
 
 MAX_CREDITS = 10**12  # far beyond any real wallet, far within BIGINT
 
 
 def Credits(**kwargs):
     """A whole number of credits: strict (no floats, strings or booleans), positive, bounded."""
-    return fields.Integer(strict=True, validate=validate.Range(1, MAX_CREDITS), **kwargs)
+    return BoundedInt(1, MAX_CREDITS, **kwargs)
 
 
 class WalletSchema(Schema):
@@ -46,19 +46,18 @@ class TransferListArgsSchema(PageArgsSchema):
 
 class ChargeSchema(Schema):
     amount = Credits(required=True)
-    description = fields.String(load_default=None, validate=validate.Length(max=500))
-    reference = fields.String(load_default=None, validate=validate.Length(max=255))
+    description = Text(500, load_default=None)
+    reference = Text(255, load_default=None)
 
 
 class AdjustmentSchema(Schema):
-    amount = fields.Integer(strict=True, required=True, metadata={"description": "signed; not zero"},
-                            validate=[validate.Range(-MAX_CREDITS, MAX_CREDITS),
-                                      validate.NoneOf([0], error="must not be zero")])
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
+    amount = BoundedInt(-MAX_CREDITS, MAX_CREDITS, required=True, metadata={"description": "signed; not zero"},
+                        validate=[validate.NoneOf([0], error="must not be zero")])
+    reason = Text(500, min_length=1, required=True)
 
 
 class RefundSchema(Schema):
-    transfer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    transfer_id = Int64Id(required=True)
     amount = Credits(required=True)
 
 
@@ -66,7 +65,7 @@ class PaymentDataSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # providers add fields; we read only ours
 
-    user_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    user_id = Int32Id(required=True)
     amount = Credits(required=True)
 
 
@@ -74,6 +73,11 @@ class PaymentEventSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=validate.Length(1, 200))
-    type = fields.String(required=True, validate=validate.Length(1, 100))
+    id = Text(200, min_length=1, required=True)
+    type = Text(100, min_length=1, required=True)
     data = fields.Dict(required=True, metadata={"description": 'for "payment.succeeded": {"user_id", "amount"}'})
+
+
+class IgnoredEventSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ignored"})
+    type = fields.String(required=True, metadata={"example": "payment.refunded"})

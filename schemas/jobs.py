@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from models import JobStatus
-from schemas.common import PageArgsSchema, page_schema
+from schemas.common import BoundedInt, PageArgsSchema, Text, page_schema
 
 
 class ProgressSchema(Schema):
@@ -49,12 +49,12 @@ JobEventPageSchema = Schema.from_dict({"items": fields.List(fields.Nested(JobEve
 
 
 class JobListArgsSchema(PageArgsSchema):
-    kind = fields.String(load_default=None, validate=validate.Length(max=64))
+    kind = Text(64, load_default=None)
     status = fields.Enum(JobStatus, by_value=True, load_default=None)
     parent_id = fields.UUID(load_default=None, metadata={"description": "only the children of this job"})
 
 
 class PingSchema(Schema):
-    sleep_ms = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 60_000))
-    fail_times = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 20))
-    steps = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 1000))
+    sleep_ms = BoundedInt(0, 60_000, load_default=0)
+    fail_times = BoundedInt(0, 20, load_default=0)
+    steps = BoundedInt(0, 1000, load_default=0)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
+from models.base import int_column_max
 from services.errors import InvalidInput
 
 MAX_LIMIT = 200
@@ -19,12 +21,24 @@ def _encode(created_at: datetime, ident) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, id_type) -> tuple[datetime, object]:
+def _decode(cursor: str, id_col) -> tuple[datetime, object]:
+    """What `_encode` wrote: an aware time and an id that fits `id_col`; anything else is invalid_cursor."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), id_type(ident)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        items = json.loads(base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True))
+        if not (isinstance(items, list) and len(items) == 2 and all(isinstance(item, str) for item in items)):
+            raise ValueError("not [created_at, id]")
+        created = datetime.fromisoformat(items[0])
+        if created.tzinfo is None:
+            raise ValueError("a naive time")
+        created = created.astimezone(timezone.utc)  # OverflowError near year 1 or 9999
+        if id_col.type.python_type is uuid.UUID:
+            return created, uuid.UUID(items[1])
+        ident = int(items[1])
+        if not 0 < ident <= int_column_max(id_col):
+            raise ValueError("an id its column cannot hold")
+        return created, ident
+    except (ValueError, OverflowError) as exc:  # bad base64, UTF-8 and JSON are ValueErrors too
         raise InvalidInput("the cursor is not one this API gave out", code="invalid_cursor") from exc
 
 
@@ -32,7 +46,7 @@ def page(session: Session, stmt: Select, model, limit: int, cursor: str | None) 
     """One page of `stmt`'s rows of `model` (which has `created_at` and `id`) and the next cursor."""
     created_col, id_col = model.created_at, model.id
     if cursor:
-        created, ident = _decode(cursor, id_col.type.python_type)
+        created, ident = _decode(cursor, id_col)
         stmt = stmt.where(or_(created_col < created, and_(created_col == created, id_col < ident)))
     rows = list(session.scalars(stmt.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)))
     if len(rows) <= limit:

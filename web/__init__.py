@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import Flask, g, request
@@ -13,13 +14,16 @@ from schemas.common import ErrorEnvelopeSchema
 from web.errors import error_response, register_error_handlers
 from web.limits import init_limits
 from web.maintenance import init_maintenance
+from web.parsing import JsonProvider, has_body, streamed_past_limit
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # it goes into every log line and back to the client
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = create_runtime_app(settings)
+    app.json = JsonProvider(app)
     settings = app.extensions["conveyor"].settings
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -64,10 +68,15 @@ def _register_blueprints(app: Flask) -> None:
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _tag_and_check_request():
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
-        if request.method in BODY_METHODS and (request.content_length or 0) > 0 and not request.is_json:
-            return error_response(415, "unsupported_media_type", "send the body as application/json")
+        if request.method in BODY_METHODS and has_body(request):
+            if not request.is_json:
+                return error_response(415, "unsupported_media_type", "send the body as application/json")
+            if streamed_past_limit(request):
+                return error_response(413, "payload_too_large",
+                                      f"the request body is larger than {request.max_content_length} bytes")
         return None
 
     @app.after_request

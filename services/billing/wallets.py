@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind, TransferStatus, User
+from models.base import int_column_max
 from services.billing.ledger import Leg, apply, begin_operation, spend_legs, system_account, user_accounts
 from services.errors import DomainError, NotFound
 from services.pagination import page
@@ -45,6 +46,12 @@ def _spend(session: Session, sink: str, amount: int, kind: TransferKind, descrip
                                        description=description)
 
 
+def require_user(session: Session, user_id: int) -> None:
+    """Credits move only for a user who exists; an id no user can have (past its column) is simply unknown."""
+    if not 0 < user_id <= int_column_max(User.id) or session.get(User, user_id) is None:
+        raise NotFound("no such user", code="unknown_user", status=422)
+
+
 def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | None:
     if amount <= 0:
         return None
@@ -54,8 +61,7 @@ def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | No
 
 def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None) -> dict:
     """A payment succeeded: credit the user's purchased credits, once per provider event."""
-    if session.get(User, user_id) is None:
-        raise NotFound("no such user", code="unknown_user")
+    require_user(session, user_id)
     return _operate(session, key=f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
                     job_id=job_id, legs=_credit(session, "payments", AccountKind.purchased, amount,
                                                 TransferKind.topup, f"payment {event_id}"))
@@ -71,8 +77,7 @@ def charge(session: Session, user_id: int, amount: int, *, key: str, job_id=None
 
 def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str, job_id=None) -> dict:
     """An admin's correction: a positive amount adds purchased credits, a negative one spends credits."""
-    if session.get(User, user_id) is None:
-        raise NotFound("no such user", code="unknown_user")
+    require_user(session, user_id)
     kind = TransferKind.adjustment
     legs = (_credit(session, "adjustments", AccountKind.purchased, amount, kind, reason) if amount > 0
             else _spend(session, "adjustments", -amount, kind, reason))

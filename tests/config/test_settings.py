@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from environs import EnvError
 
 from config import ROOT, load_settings
 from config.secrets import development_secrets
@@ -93,3 +94,9 @@ def test_a_server_started_from_the_procfile_without_secrets_refuses_to_start(tmp
                             timeout=60)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+def test_webhook_secrets_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret, new-secret")
+    assert load_settings().payment_webhook_secrets == ("old-secret", "new-secret")
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret,,new-secret")
+    with pytest.raises(EnvError, match="PAYMENT_WEBHOOK_SECRET"):
+        load_settings()

@@ -39,7 +39,7 @@ def test_the_same_webhook_event_sent_concurrently_credits_once(app, db, client, 
     user_id, auth = register(client)
     body = json.dumps({"id": "evt_race", "type": "payment.succeeded",
                        "data": {"user_id": user_id, "amount": 70}}).encode()
-    secret = app.extensions["conveyor"].settings.payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secrets[0]
     barrier, answers = threading.Barrier(6), []
 
     def deliver():

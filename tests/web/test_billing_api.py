@@ -23,7 +23,7 @@ def wait(client, headers, path, body):
 
 def webhook(client, app, event: dict, *, at: float | None = None, secret: str | None = None):
     body = json.dumps(event).encode()
-    secret = secret or app.extensions["conveyor"].settings.payment_webhook_secret
+    secret = secret or app.extensions["conveyor"].settings.payment_webhook_secrets[0]
     header = sign(secret, body, int(at or time.time()))
     return client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json", "Conveyor-Signature": header})
 
@@ -70,7 +70,7 @@ def test_a_badly_signed_webhook_writes_nothing(app, client, db, tamper):
     user_id, auth = register(client)
     event = {"id": f"evt_{tamper}", "type": "payment.succeeded", "data": {"user_id": user_id, "amount": 5}}
     body = json.dumps(event).encode()
-    secret = app.extensions["conveyor"].settings.payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secrets[0]
     at = {"stale": time.time() - 301, "future": time.time() + 301}.get(tamper, time.time())
     header = sign("not-the-secret" if tamper == "wrong_secret" else secret, body, int(at))
     if tamper == "bad_signature":
@@ -92,7 +92,7 @@ def test_a_client_cannot_take_a_payment_events_idempotency_key(app, client):
 
 
 def test_a_webhook_body_that_is_not_json_is_400(app, client):
-    secret = app.extensions["conveyor"].settings.payment_webhook_secret
+    secret = app.extensions["conveyor"].settings.payment_webhook_secrets[0]
     body = b'{"id": "evt_1", '
     answer = client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json",
                                                       "Conveyor-Signature": sign(secret, body, int(time.time()))})

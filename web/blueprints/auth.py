@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from models import User
 from schemas.auth import (LoginSchema, OidcSignInSchema, ProfileUpdatedSchema, RefreshSchema, RegisteredSchema,
@@ -19,6 +18,7 @@ from web.limits import login_limit, register_limit
 from web.login_guard import login_attempt
 from web.offload import off_the_loop
 from web.oidc import verifier_for
+from web.parsing import Blueprint
 from web.signup_bonus import signup_bonus
 from web.tokens import access_token, sign_in, token_pair
 from worker.runtime import get_db, get_settings

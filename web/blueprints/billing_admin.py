@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from models import Role
 from schemas.billing import AdjustmentSchema, RefundSchema
-from services import accounts
+from services import accounts, billing
 from web.auth import current_principal, require_auth
 from web.blueprints.jobs import submission
+from web.parsing import Blueprint
 from web.submit import submit_job
 from worker.runtime import get_db
 
@@ -23,6 +23,8 @@ class Adjustments(MethodView):
     @submission(blp)
     def post(self, data, user_id):
         """Add (positive) or take (negative) credits, with a reason (admins)."""
+        with get_db().read() as session:
+            billing.require_user(session, user_id)
         return submit_job("billing.adjustment", {"user_id": user_id, **data})
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from models import JobStatus
 from schemas.common import ErrorEnvelopeSchema
@@ -13,6 +12,7 @@ from services import jobs as job_service
 from services.metrics import record_finished
 from web.auth import current_principal, require_auth
 from web.limits import submit_limit
+from web.parsing import Blueprint
 from web.streams import JobStream, last_event_id
 from web.submit import submit_job
 from worker.runtime import get_db, get_runtime

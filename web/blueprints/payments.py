@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from models import User
-from schemas.billing import PaymentDataSchema, PaymentEventSchema
+from schemas.billing import IgnoredEventSchema, PaymentDataSchema, PaymentEventSchema
 from schemas.jobs import JobSchema
+from services import billing
 from services.billing import signatures
-from services.errors import DomainError, InvalidInput, NotFound
+from services.errors import DomainError, InvalidInput
 from worker.runtime import get_db, get_settings
+from web.parsing import Blueprint
 from web.submit import submit_job
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/billing/webhooks", description="Payment webhooks")
@@ -28,12 +28,17 @@ def _load(schema, data) -> dict:
 @blp.route("/payments")
 class Payments(MethodView):
     @blp.doc(security=[], parameters=[{"in": "header", "name": "Conveyor-Signature", "required": True,
-                                       "schema": {"type": "string", "example": "t=1700000000,v1=5f2b..."}}])
-    @blp.response(202, JobSchema, description="The top-up job (200 when the event was seen before)")
+                                       "schema": {"type": "string", "example": "t=1700000000,v1=5f2b..."}}],
+             # Documented, not parsed by flask-smorest: the signature covers the raw bytes, checked first.
+             requestBody={"required": True, "content": {"application/json": {"schema": PaymentEventSchema}}},
+             responses={"200": {"description": "The event was seen before (its job), or is of a type we ignore",
+                                "content": {"application/json": {"schema": {
+                                    "anyOf": [JobSchema, IgnoredEventSchema]}}}}})
+    @blp.response(202, JobSchema, description="The top-up job")
     def post(self):
         """Enqueue a top-up of the user's purchased credits; each event id credits once."""
         body = request.get_data(cache=True)
-        signatures.verify(get_settings().payment_webhook_secret, request.headers.get("Conveyor-Signature"), body)
+        signatures.verify(get_settings().payment_webhook_secrets, request.headers.get("Conveyor-Signature"), body)
         event = request.get_json(silent=True)
         if event is None:
             raise InvalidInput("the request body is not valid JSON", code="malformed_json")
@@ -42,8 +47,7 @@ class Payments(MethodView):
             return jsonify({"status": "ignored", "type": event["type"]}), 200
         data = _load(PaymentDataSchema(), event["data"])
         with get_db().read() as session:
-            if session.get(User, data["user_id"]) is None:
-                raise NotFound("no such user", code="unknown_user", status=422)
+            billing.require_user(session, data["user_id"])
         payload = {"event_id": event["id"], **data}
         # A system job: the payer can neither see nor cancel the top-up they paid for.
         return submit_job("billing.topup", payload, owner_id=None, idempotency_key=f"payment event {event['id']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from models import Role, User
 from schemas.auth import CreateUserSchema, UpdateUserSchema, UserSchema
@@ -15,6 +14,7 @@ from services.pagination import page
 from web import identity_cache
 from web.auth import current_principal, require_auth
 from web.offload import off_the_loop
+from web.parsing import Blueprint
 from worker.runtime import get_db
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts (admins and managers)")

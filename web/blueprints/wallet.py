@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.billing import ChargeSchema, TransferListArgsSchema, TransferPageSchema, WalletSchema
 from services import billing
 from web.auth import current_principal, require_auth
 from web.blueprints.jobs import submission
 from worker.runtime import get_db
+from web.parsing import Blueprint
 from web.submit import submit_job
 
 blp = Blueprint("wallet", __name__, url_prefix="/api/v1/wallet", description="Your credit wallet")
