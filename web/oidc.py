@@ -29,7 +29,7 @@ CLOCK_SKEW_SECONDS = 30
 
 class OidcNotConfigured(DomainError):
     code = "oidc_not_configured"
-    status = 501
+    status = 404  # this deployment has no such sign-in; not a server fault
 
 
 class OidcUnavailable(DomainError):

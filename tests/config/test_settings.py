@@ -95,8 +95,9 @@ def test_a_server_started_from_the_procfile_without_secrets_refuses_to_start(tmp
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 def test_webhook_secrets_are_a_comma_separated_list(monkeypatch):
-    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret, new-secret")
-    assert load_settings().payment_webhook_secrets == ("old-secret", "new-secret")
-    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "old-secret,,new-secret")
-    with pytest.raises(EnvError, match="PAYMENT_WEBHOOK_SECRET"):
-        load_settings()
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "the-old-secret-16, the-new-secret-16")
+    assert load_settings().payment_webhook_secrets == ("the-old-secret-16", "the-new-secret-16")
+    for value in ("the-old-secret-16,,the-new-secret-16", "the-old-secret-16,short"):
+        monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", value)
+        with pytest.raises(EnvError, match="PAYMENT_WEBHOOK_SECRET"):
+            load_settings()

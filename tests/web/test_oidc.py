@@ -149,9 +149,9 @@ def test_bad_id_tokens_are_401_and_write_nothing(client, db, configured, make, c
     assert count(db, User) == 0 and count(db, ExternalIdentity) == 0
 
 
-def test_without_a_configured_provider_the_endpoint_is_501(client, issuer):
+def test_without_a_configured_provider_the_endpoint_is_404(client, issuer):
     answer = sign_in(client, issuer.token())
-    assert answer.status_code == 501 and answer.json["error"]["code"] == "oidc_not_configured"
+    assert answer.status_code == 404 and answer.json["error"]["code"] == "oidc_not_configured"
 
 
 def test_an_unreachable_provider_is_503(app, client, issuer, monkeypatch):

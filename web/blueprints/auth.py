@@ -73,7 +73,7 @@ class OidcSignIn(MethodView):
     @blp.response(200, RegisteredSchema)
     def post(self, data):
         """Sign in with an ID token from the configured OpenID Connect provider: its user, linked by
-        verified email (or a new customer), and a token pair. 501 when no provider is configured."""
+        verified email (or a new customer), and a token pair. 404 when no provider is configured."""
         settings = get_settings()
         identity = verifier_for(settings).verify(data["id_token"])  # may fetch the provider's keys: no transaction open
         with signup_bonus() as bonus, get_db().Session.begin() as session:
