@@ -3,7 +3,9 @@
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "FINISHED", "HoldState", "LedgerOperation", "Transfer", "TransferKind",
-           "TransferStatus", "Job", "JobEvent", "JobStatus", "Role", "User"]
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "FINISHED", "HoldState", "InventoryMovement",
+           "Job", "JobEvent", "JobStatus", "LedgerOperation", "MovementReason", "Product", "Role", "Stock", "Transfer",
+           "TransferKind", "TransferStatus", "User"]
