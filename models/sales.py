@@ -55,7 +55,8 @@ class Category(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    # NO ACTION, not RESTRICT: checked at the statement's end, so one DELETE may remove a parent and its children.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -47,10 +47,12 @@ class ConveyorApi(Api):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.blueprints import auth, billing_admin, health, jobs, metrics, payments, users, wallet
+    from web.blueprints import (auth, billing_admin, branches, catalogue, health, jobs, metrics, payments, stock, users,
+                                wallet)
 
     api = ConveyorApi(app)
-    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, payments.blp):
+    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, payments.blp, branches.blp,
+                      catalogue.blp, stock.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)

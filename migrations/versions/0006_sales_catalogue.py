@@ -40,8 +40,7 @@ def upgrade() -> None:
         sa.Column('parent_id', sa.Integer(), nullable=True),
         sa.Column('active', sa.Boolean(), nullable=False),
         sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(['parent_id'], ['categories.id'], name=op.f('fk_categories_parent_id_categories'),
-                                ondelete='RESTRICT'),
+        sa.ForeignKeyConstraint(['parent_id'], ['categories.id'], name=op.f('fk_categories_parent_id_categories')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_categories')),
     )
     op.create_index(op.f('ix_categories_parent_id'), 'categories', ['parent_id'], unique=False)
