@@ -22,7 +22,7 @@ class LoginSchema(Schema):
 
 class CreateUserSchema(RegisterSchema):
     role = fields.Enum(Role, by_value=True, required=True)
-    branch_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1))
+    branch_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(1, 2**31 - 1))
 
 
 class UserSchema(Schema):

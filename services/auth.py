@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Role, User
+from models import Branch, Role, User
 from models.base import utcnow
 from services.errors import Conflict, DomainError
 
@@ -42,6 +42,8 @@ def hash_password(password: str) -> str:
 
 def create_user(session: Session, email: str, password_hash: str, role: Role = Role.customer,
                 branch_id: int | None = None) -> User:
+    if branch_id is not None and session.get(Branch, branch_id) is None:
+        raise DomainError("no such branch", code="unknown_branch", details={"branch_id": branch_id})
     user = User(email=email.strip().lower(), password_hash=password_hash, role=role, branch_id=branch_id)
     try:
         with session.begin_nested():
