@@ -93,7 +93,8 @@ def apply(session: Session, moves: list[Move], *, reference: str, user_id: int |
             .returning(Stock.quantity)).scalar()
         if quantity is None:
             faults.append({"product_id": move.product_id, "branch_id": move.branch_id, "size": move.size,
-                           "quantity": move.quantity, "available": _available(session, move)})
+                           "quantity": move.quantity, "available": _available(session, move),
+                           "problem": "insufficient_stock" if move.quantity < 0 else "quantity_too_large"})
             continue
         session.add(InventoryMovement(product_id=move.product_id, branch_id=move.branch_id, size=move.size,
                                       quantity=move.quantity, reason=move.reason, reference=reference,
@@ -101,6 +102,9 @@ def apply(session: Session, moves: list[Move], *, reference: str, user_id: int |
         rows.append({"product_id": move.product_id, "branch_id": move.branch_id, "size": move.size,
                      "quantity": quantity})
     if faults:
+        if all(fault["problem"] == "quantity_too_large" for fault in faults):
+            raise DomainError("some rows would exceed the largest quantity a stock row holds; nothing was changed",
+                              code="quantity_too_large", details={"lines": faults, "maximum": MAX_QUANTITY})
         raise InsufficientStock("not enough stock for some lines; nothing was changed", details={"lines": faults})
     session.flush()
     return rows
