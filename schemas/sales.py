@@ -45,21 +45,31 @@ def Id(*, strict: bool = True, **kwargs):
     return fields.Integer(strict=strict, validate=validate.Range(1, MAX_INT), **kwargs)
 
 
-def _places(n: int):
+def _decimal(places: int, maximum: Decimal):
+    """0 <= value <= maximum, with at most `places` decimal places (a custom check: apispec would
+    print Range's Decimal bounds as strings where OpenAPI wants numbers)."""
+
     def check(value: Decimal) -> None:
-        if value.as_tuple().exponent < -n:
-            raise ValidationError(f"at most {n} decimal places")
+        if not Decimal(0) <= value <= maximum:
+            raise ValidationError(f"must be between 0 and {maximum}")
+        if value.as_tuple().exponent < -places:
+            raise ValidationError(f"at most {places} decimal places")
 
     return check
 
 
 class FixedDecimal(fields.Decimal):
-    """Loads a decimal as given (so that too many places are refused, not rounded away); dumps it as a
-    string with exactly the column's places, whether it came from the database or from a request."""
+    """Loads a decimal as given, a JSON string or number (so that too many places are refused, not
+    rounded away); dumps it as a string with exactly the column's places, whether it came from the
+    database or from a request."""
 
-    def __init__(self, scale: int, **kwargs):
-        super().__init__(as_string=True, **kwargs)
-        self.exponent = Decimal(1).scaleb(-scale)
+    def __init__(self, places: int, maximum: Decimal, example: str, **kwargs):
+        pattern = rf"^\d+(\.\d{{1,{places}}})?$"
+        super().__init__(as_string=True, validate=_decimal(places, maximum), **kwargs,
+                         metadata={"type": "string", "format": "decimal", "pattern": pattern, "example": example,
+                                   "description": f"a decimal string, 0 to {maximum}, at most {places} places "
+                                                  "(a JSON number is taken too)"})
+        self.exponent = Decimal(1).scaleb(-places)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return super()._serialize(None if value is None else Decimal(value).quantize(self.exponent), attr, obj,
@@ -67,14 +77,13 @@ class FixedDecimal(fields.Decimal):
 
 
 def Money(**kwargs):
-    """A decimal amount (a JSON string or number) with at most 2 places, within NUMERIC(12,2); given back as a string."""
-    return FixedDecimal(2, validate=[validate.Range(Decimal(0), MAX_MONEY), _places(2)],
-                        metadata={"example": "19.99"}, **kwargs)
+    """A price or cost: NUMERIC(12,2)."""
+    return FixedDecimal(2, MAX_MONEY, "19.99", **kwargs)
 
 
 def TaxRate(**kwargs):
-    return FixedDecimal(4, validate=[validate.Range(Decimal(0), Decimal(1)), _places(4)],
-                        metadata={"example": "0.21"}, **kwargs)
+    """A fraction, 0 to 1: NUMERIC(5,4)."""
+    return FixedDecimal(4, Decimal(1), "0.21", **kwargs)
 
 
 def _known_timezone(value: str) -> None:

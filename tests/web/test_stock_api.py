@@ -4,6 +4,7 @@ zero, no deadlock under concurrency, and a reconciliation that agrees (and catch
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select, update
@@ -217,3 +218,20 @@ def test_reconciliation_finds_a_tampered_row(app, client, admin, shop):
     assert result["ok"] is False and result["count"] == 1
     assert result["mismatches"] == [{"check": "quantity_equals_movements", "product_id": mug, "branch_id": a,
                                      "size": "", "quantity": 7, "expected": 4}]
+
+
+def test_a_redelivered_or_repeated_adjustment_applies_once(app, client, admin, shop, celery_app):
+    a, mug = shop["a"], shop["mug"]
+    body = {"items": [{"product_id": mug, "quantity": 3}], "reason": "delivery"}
+    path = f"/api/v1/branches/{a}/stock/adjustments"
+    first = client.post(path, json=body, headers={**admin, "Idempotency-Key": "delivery-7", "Prefer": "wait=20"})
+    assert first.status_code == 200 and first.json["status"] == "succeeded"
+    again = client.post(path, json=body, headers={**admin, "Idempotency-Key": "delivery-7"})
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    # The broker hands the finished job's message out once more: the job is claimed by nobody.
+    celery_app.send_task("conveyor.jobs.sales.stock_adjustment", args=[first.json["id"]], queue="sales")
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert stock(client, admin, a) == {(mug, ""): 3}
+        time.sleep(0.1)
+    assert movement_sums(app) == {(mug, a, ""): 3}
