@@ -25,24 +25,30 @@ def get(session: Session, model, ident: int, *, lock: bool = False):
 
 
 def _save(session: Session, row, unique: dict[str, tuple[str, str]]):
-    """Flush `row` in a savepoint; a unique column already taken is a 409 `<field>_taken`.
+    """Flush `row` in a savepoint; a unique column already taken is a 409 with that column's code.
 
     `unique`: {attribute: (code, message)}. A concurrent insert that wins the race is caught by the
-    constraint and reported the same way.
+    constraint, and then found and reported the same way.
     """
-    model = type(row)
-    with session.no_autoflush:  # the changed row must not be flushed outside the savepoint
-        for attr, (code, message) in unique.items():
-            value = getattr(row, attr)
-            if value is not None and session.scalar(
-                    select(model.id).where(getattr(model, attr) == value, model.id != (row.id or 0))) is not None:
-                raise Conflict(message, code=code, details={attr: value})
+    model, ident = type(row), row.id or 0
+    values = {attr: getattr(row, attr) for attr in unique}  # a failed savepoint expires the row's attributes
+    _refuse_taken(session, model, ident, values, unique)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError as exc:
+        _refuse_taken(session, model, ident, values, unique)
         raise Conflict("the row conflicts with another one", code="conflict") from exc
     return row
+
+
+def _refuse_taken(session: Session, model, ident: int, values: dict, unique: dict[str, tuple[str, str]]) -> None:
+    with session.no_autoflush:  # the changed row must not be flushed outside the savepoint
+        for attr, value in values.items():
+            if value is not None and session.scalar(
+                    select(model.id).where(getattr(model, attr) == value, model.id != ident)) is not None:
+                code, message = unique[attr]
+                raise Conflict(message, code=code, details={attr: value})
 
 
 def _update(row, changes: dict) -> None:

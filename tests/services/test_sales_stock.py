@@ -113,3 +113,4 @@ def test_reconciliation_lists_every_kind_of_mismatch(session, shop):
         {"check": "quantity_equals_movements", "product_id": mug, "branch_id": a, "size": "", "quantity": 5,
          "expected": 3},
         {"check": "movements_without_stock_row", "product_id": mug, "branch_id": b, "size": "", "expected": 2}]
+
