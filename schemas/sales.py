@@ -276,6 +276,7 @@ class StockTransferSchema(Schema):
 
 
 class MovementSchema(Schema):
+    id = fields.Integer()
     product_id = fields.Integer()
     branch_id = fields.Integer()
     size = fields.String()
@@ -285,3 +286,6 @@ class MovementSchema(Schema):
     note = fields.String(allow_none=True)
     user_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
+
+
+MovementPageSchema = page_schema(MovementSchema, "MovementPage")

@@ -141,3 +141,13 @@ def stock_of(session: Session, branch_id: int, *, product_id: int | None, limit:
     if product_id is not None:
         stmt = stmt.where(Stock.product_id == product_id)
     return list_page(session, stmt, Stock, limit, cursor)
+
+
+def movements_of(session: Session, branch_id: int, *, product_id: int | None, limit: int,
+                 cursor: str | None) -> dict:
+    """The branch's inventory movements, newest first."""
+    get(session, Branch, branch_id)
+    stmt = select(InventoryMovement).where(InventoryMovement.branch_id == branch_id)
+    if product_id is not None:
+        stmt = stmt.where(InventoryMovement.product_id == product_id)
+    return list_page(session, stmt, InventoryMovement, limit, cursor)

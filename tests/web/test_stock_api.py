@@ -80,6 +80,11 @@ def test_an_adjustment_and_a_transfer_end_to_end(app, client, admin, shop):
         assert {m.reference for m in moves} == {f"transfer:{moved['id']}"} and {m.note for m in moves} == {"restock B"}
         first = session.scalars(select(InventoryMovement).order_by(InventoryMovement.id)).first()
         assert first.note == "delivery 42" and first.reference == f"adjustment:{done['id']}" and first.user_id
+    history = client.get(f"/api/v1/branches/{a}/stock/movements?product_id={mug}", headers=admin).json
+    assert [(m["reason"], m["quantity"]) for m in history["items"]] == [
+        ("transfer_out", -5), ("adjustment", -3), ("adjustment", 10)]
+    other_manager = staff(app, Role.manager, b)
+    assert client.get(f"/api/v1/branches/{a}/stock/movements", headers=other_manager).status_code == 403
     assert reconcile(client, admin) == {"ok": True, "count": 0, "mismatches": []}
 
 
@@ -93,8 +98,9 @@ def test_a_transfer_that_would_go_negative_writes_nothing(app, client, admin, sh
                   {"product_id": shirt, "size": "M", "quantity": 1}]})
     assert failed["status"] == "failed" and failed["attempts"] == 1
     assert failed["error"]["code"] == "insufficient_stock"
-    assert sorted((line["product_id"], line["size"], line["available"]) for line in failed["error"]["details"]["lines"]) \
-        == [(shirt, "M", 0), (shirt, "S", 1)]
+    short = failed["error"]["details"]["lines"]
+    assert sorted((line["product_id"], line["size"], line["available"]) for line in short) == [
+        (shirt, "M", 0), (shirt, "S", 1)]
     assert (stock(client, admin, a), stock(client, admin, b), movement_sums(app)) == before
     taken = adjust(client, admin, a, [{"product_id": mug, "quantity": -6}])
     assert taken["status"] == "failed" and taken["error"]["code"] == "insufficient_stock"
@@ -114,8 +120,7 @@ def test_a_transfer_that_would_go_negative_writes_nothing(app, client, admin, sh
     ([], "validation_error"),
 ])
 def test_bad_adjustment_lines_are_refused_and_submit_nothing(app, client, admin, shop, items, code):
-    items = [{**i, "product_id": shop.get(i["product_id"], i["product_id"])} if isinstance(i["product_id"], str)
-             and i["product_id"] in shop else i for i in items]
+    items = [{**i, "product_id": shop.get(i["product_id"], i["product_id"])} for i in items]  # "mug": its id
     before = counts(app)
     answer = client.post(f"/api/v1/branches/{shop['a']}/stock/adjustments", json={"items": items, "reason": "x"},
                          headers=admin)

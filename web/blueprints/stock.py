@@ -6,7 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models import Role
-from schemas.sales import StockAdjustmentSchema, StockListArgsSchema, StockPageSchema, StockTransferSchema
+from schemas.sales import (MovementPageSchema, StockAdjustmentSchema, StockListArgsSchema, StockPageSchema,
+                           StockTransferSchema)
 from services import sales
 from web.auth import require_auth
 from web.blueprints.jobs import submission
@@ -28,6 +29,20 @@ class BranchStock(MethodView):
         with get_db().read() as session:
             return sales.stock_of(session, branch_id, product_id=args["product_id"], limit=args["limit"],
                                   cursor=args["cursor"])
+
+
+@blp.route("/branches/<int:branch_id>/stock/movements")
+class BranchMovements(MethodView):
+    @require_auth(Role.admin, Role.manager)
+    @blp.arguments(StockListArgsSchema, location="query")
+    @blp.response(200, MovementPageSchema)
+    def get(self, args, branch_id):
+        """The branch's inventory movements (append-only), newest first; `product_id` filters.
+        A manager only their own branch's."""
+        require_branch(branch_id)
+        with get_db().read() as session:
+            return sales.movements_of(session, branch_id, product_id=args["product_id"], limit=args["limit"],
+                                      cursor=args["cursor"])
 
 
 @blp.route("/branches/<int:branch_id>/stock/adjustments")
