@@ -5,8 +5,9 @@ from models.billing import Account, AccountKind, HoldState, LedgerOperation, Tra
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "Job",
-           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "Role", "Transfer", "TransferKind",
-           "TransferStatus", "User"]
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "ExternalIdentity", "FeatureFlag", "FINISHED",
+           "HoldState", "InventoryMovement", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession",
+           "MovementReason", "Product", "Role", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -25,8 +25,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", native_enum=False, length=16))
-    # Branches arrive with the sales family; until then a branch is only an id.
-    branch_id: Mapped[int | None]
+    # A manager or seller acts only in their own branch (models/sales.py); admins everywhere.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="RESTRICT"), index=True)
     # Bumped when the user's rights change (role, branch, deletion, logout everywhere, password):
     # access tokens carry it, and a token with an older version is refused at once.
     token_version: Mapped[int] = mapped_column(default=0)

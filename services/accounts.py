@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models import Account, Role, Transfer, User
 from models.base import utcnow
 from services import sessions
-from services.auth import EMAIL_MAX_LENGTH, Principal, normalise_email
+from services.auth import EMAIL_MAX_LENGTH, Principal, normalise_email, require_branch
 from services.errors import Conflict, DomainError, NotFound
 
 _MISSING = object()
@@ -64,6 +64,7 @@ def change_staff_fields(session: Session, user_id: int, *, role: Role | None = N
     if role is not None:
         user.role = role
     if branch_id is not _MISSING:
+        require_branch(session, branch_id)
         user.branch_id = branch_id
     sessions.bump_token_version(session, user)
     return user

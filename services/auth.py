@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Role, User
+from models import Branch, Role, User
 from models.base import utcnow
 from services.errors import Conflict, DomainError
 
@@ -72,11 +72,18 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
+def require_branch(session: Session, branch_id: int | None) -> None:
+    """A user's branch must exist: 422 unknown_branch, not the foreign key's error."""
+    if branch_id is not None and session.get(Branch, branch_id) is None:
+        raise DomainError("no such branch", code="unknown_branch", details={"branch_id": branch_id})
+
+
 def create_user(session: Session, email: str, password_hash: str, role: Role = Role.customer,
                 branch_id: int | None = None) -> User:
     email = normalise_email(email)
     if len(email) > EMAIL_MAX_LENGTH:
         raise DomainError("the email is too long", code="validation_error", details={"email": ["too long"]})
+    require_branch(session, branch_id)
     user = User(email=email, password_hash=password_hash, role=role, branch_id=branch_id, token_version=0)
     try:
         with session.begin_nested():

@@ -13,7 +13,7 @@ import time
 import uuid
 
 from config import ROOT
-from models import FINISHED, Job, JobStatus, Role
+from models import FINISHED, Branch, Job, JobStatus, Role
 from services import auth as auth_service
 from services import sessions
 
@@ -21,10 +21,19 @@ _emails = itertools.count()
 PASSWORD_HASH = auth_service.hash_password("password123")  # hashed once: argon2 is slow on purpose
 
 
+def ensure_branch(session, branch_id: int | None) -> None:
+    """Branch `branch_id` (made up by a test that only needs users in different branches) exists."""
+    if branch_id is not None and session.get(Branch, branch_id) is None:
+        session.add(Branch(id=branch_id, name=f"Branch {branch_id}", code=f"TEST-{branch_id}"))
+        session.flush()
+
+
 def make_user(app, role: Role = Role.customer, branch_id: int | None = None) -> tuple[int, dict]:
-    """A user of `role` (in `branch_id`) and the headers that authenticate as them (a session of theirs)."""
+    """A user of `role` (in `branch_id`, made if missing) and the headers that authenticate as them
+    (a session of theirs)."""
     settings, db = app.extensions["conveyor"].settings, app.extensions["conveyor"].db
     with db.Session.begin() as session:
+        ensure_branch(session, branch_id)
         user = auth_service.create_user(session, f"user{next(_emails)}-{uuid.uuid4().hex[:6]}@example.com",
                                         PASSWORD_HASH, role, branch_id)
         login_session, _ = sessions.start(session, user.id, settings.refresh_token_days)

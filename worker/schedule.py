@@ -19,6 +19,8 @@ def beat_schedule(settings: Settings) -> dict:
         # Work that is a job of its own, owned by the system, made once per scheduled moment.
         "reconcile-ledger": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=30, hour=2),
                              "args": ("billing.reconcile", {}), "options": {"expires": 3600}},
+        "reconcile-stock": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=45, hour=2),
+                            "args": ("sales.reconcile_stock", {}), "options": {"expires": 3600}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }

@@ -17,7 +17,7 @@ def hold_the_write_lock(db, seconds: float) -> threading.Thread:
 
     def write():
         with db.Session.begin() as s:
-            s.execute(update(User).values(branch_id=None))
+            s.execute(update(User).values(password_hash="held"))
             held.set()
             time.sleep(seconds)
 
@@ -44,7 +44,7 @@ def test_a_writer_waits_for_the_one_before_it_then_commits(db, client):
     register(client, "writer@example.com")
     first = hold_the_write_lock(db, 1)
     with db.Session.begin() as s:
-        s.execute(update(User).values(branch_id=7))
+        s.execute(update(User).values(password_hash="second"))
     first.join()
     with db.read() as s:
-        assert s.scalar(select(User.branch_id)) == 7
+        assert s.scalar(select(User.password_hash)) == "second"

@@ -186,7 +186,9 @@ def test_reconcile_finds_a_captured_hold_that_claims_to_be_open(session, user):
 
 def test_a_managers_refund_is_checked_against_the_payers_branch_inside_the_job(session, user):
     from models import User
+    from tests.support import ensure_branch
 
+    ensure_branch(session, 1)
     session.get(User, user).branch_id = 1
     billing.grant_signup_bonus(session, user, 100)
     charged = billing.charge(session, user, 40, key="c-1")["transfer_ids"][0]

@@ -97,14 +97,17 @@ def test_roles_gate_staff_endpoints(app, client):
     _, customer = make_user(app, Role.customer)
     _, manager = make_user(app, Role.manager)
     _, admin = make_user(app, Role.admin)
-    new_seller = {"email": "seller@example.com", "password": "password123", "role": "seller", "branch_id": 3}
+    branch = client.post("/api/v1/branches", json={"name": "Centre", "code": "B03"}, headers=admin).json["id"]
+    new_seller = {"email": "seller@example.com", "password": "password123", "role": "seller", "branch_id": branch}
 
     assert client.get("/api/v1/users", headers=customer).status_code == 403
     assert client.get("/api/v1/users", headers=manager).status_code == 200
     refused = client.post("/api/v1/users", json=new_seller, headers=manager)
     assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    nowhere = client.post("/api/v1/users", json={**new_seller, "branch_id": branch + 1}, headers=admin)
+    assert nowhere.status_code == 422 and nowhere.json["error"]["code"] == "unknown_branch"
     created = client.post("/api/v1/users", json=new_seller, headers=admin)
-    assert created.status_code == 201 and created.json["role"] == "seller" and created.json["branch_id"] == 3
+    assert created.status_code == 201 and created.json["role"] == "seller" and created.json["branch_id"] == branch
     listed = client.get("/api/v1/users", headers=admin, query_string={"limit": 200}).json["items"]
     assert "seller@example.com" in [u["email"] for u in listed]
 
