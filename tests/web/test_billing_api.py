@@ -9,7 +9,7 @@ import pytest
 
 from models import Role, User
 from services.billing.signatures import sign
-from tests.support import load_job, make_user, register, wait_for_status
+from tests.support import ensure_branch, load_job, make_user, register, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("worker")
 WEBHOOK = "/api/v1/billing/webhooks/payments"
@@ -114,6 +114,7 @@ def test_webhook_with_bad_data_is_422(app, client, data):
 def in_branch(db, user_id: int, branch_id: int) -> None:
     """Move a user to a branch behind the API's back (the API's move would refuse their tokens)."""
     with db.Session.begin() as session:
+        ensure_branch(session, branch_id)
         session.get(User, user_id).branch_id = branch_id
 
 

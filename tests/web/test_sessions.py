@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models import Job, LoginSession, Role, User
-from tests.support import make_user
+from tests.support import ensure_branch, make_user
 
 PASSWORD = "password123"
 
@@ -165,6 +165,10 @@ def test_admins_change_roles_and_branches_only(app, client):
     assert client.delete(path, headers=manager).status_code == 403
     for bad in ({}, {"role": "king"}, {"branch_id": 2**31}, {"branch_id": "1"}):
         assert client.patch(path, json=bad, headers=admin).status_code == 422, bad
+    unknown = client.patch(path, json={"role": "seller", "branch_id": 4}, headers=admin)
+    assert unknown.status_code == 422 and unknown.json["error"]["code"] == "unknown_branch"
+    with app.extensions["conveyor"].db.Session.begin() as session:
+        ensure_branch(session, 4)
     moved = client.patch(path, json={"role": "seller", "branch_id": 4}, headers=admin)
     assert moved.json["role"] == "seller" and moved.json["branch_id"] == 4
     assert client.patch(path, json={"branch_id": None}, headers=admin).json["branch_id"] is None
