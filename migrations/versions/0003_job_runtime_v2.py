@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from migrations.sqlite_rebuild import foreign_keys_off
 
 revision = '0003'
 down_revision = '0002'
@@ -19,7 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('jobs', schema=None) as batch_op:
+    # On SQLite the rebuild of `jobs` must keep the job events that reference it.
+    with foreign_keys_off(), op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.alter_column('owner_id', existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(sa.Column('parent_id', sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column('checkpoint', models.base.JSONType, nullable=True))
@@ -33,7 +35,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('jobs', schema=None) as batch_op:
+    with foreign_keys_off(), op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('uq_jobs_system_idempotency_key')
         batch_op.drop_index(batch_op.f('ix_jobs_parent_id'))
         batch_op.drop_constraint(batch_op.f('fk_jobs_parent_id_jobs'), type_='foreignkey')

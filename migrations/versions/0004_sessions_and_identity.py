@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from migrations.sqlite_rebuild import foreign_keys_off
 
 revision = '0004'
 down_revision = '0003'
@@ -19,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    with foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('token_version', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('deleted_at', models.base.UTCDateTime(timezone=True), nullable=True))
     op.create_table('sessions',
@@ -54,6 +55,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('identities')
     op.drop_table('sessions')
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    with foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('deleted_at')
         batch_op.drop_column('token_version')

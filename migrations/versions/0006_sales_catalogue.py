@@ -7,12 +7,11 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 from alembic import op
 
 import models.base
+from migrations.sqlite_rebuild import foreign_keys_off
 
 revision = '0006'
 down_revision = '0005'
@@ -119,7 +118,7 @@ def upgrade() -> None:
     op.create_index('ix_inventory_movements_row', 'inventory_movements', ['product_id', 'branch_id', 'size'],
                     unique=False)
     _branches_for_existing_users()
-    with _sqlite_foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
+    with foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_branch_id'), ['branch_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_users_branch_id_branches'), 'branches', ['branch_id'], ['id'],
                                     ondelete='RESTRICT')
@@ -136,35 +135,8 @@ def _branches_for_existing_users() -> None:
                    "GREATEST((SELECT max(id) FROM branches), 1), (SELECT count(*) > 0 FROM branches))")
 
 
-@contextmanager
-def _sqlite_foreign_keys_off():
-    """SQLite's batch mode copies `users` and drops the old table, whose rows other tables reference:
-    with foreign keys enforced the drop fails. SQLite's own recipe for such changes: enforcement off
-    (possible only between transactions), the change in a transaction, a foreign key check, then on."""
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        _between_transactions("PRAGMA foreign_keys = OFF")
-    try:
-        yield
-        if sqlite and op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
-            raise RuntimeError("a foreign key does not hold after rebuilding users")
-    finally:
-        if sqlite:
-            _between_transactions("PRAGMA foreign_keys = ON")
-
-
-def _between_transactions(pragma: str) -> None:
-    """Our SQLite connections open a transaction (BEGIN IMMEDIATE) even in Alembic's autocommit
-    block; end it there, so that the pragma applies."""
-    with op.get_context().autocommit_block():
-        raw = op.get_bind().connection.dbapi_connection
-        if raw.in_transaction:
-            raw.execute("COMMIT")
-        raw.execute(pragma)
-
-
 def downgrade() -> None:
-    with _sqlite_foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
+    with foreign_keys_off(), op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_users_branch_id_branches'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_users_branch_id'))
     op.drop_index('ix_inventory_movements_row', table_name='inventory_movements')

@@ -1,5 +1,5 @@
-"""Migration 0006 on a database that already has users in numbered branches, PostgreSQL and SQLite:
-each number becomes a branch, the foreign key then holds, and the way back works too."""
+"""Migrations on databases that already hold rows, PostgreSQL and SQLite: rebuilt tables keep the
+rows that reference them, users' branch numbers become branches, and the way back works too."""
 
 from __future__ import annotations
 
@@ -68,5 +68,30 @@ def test_users_keep_their_branch_through_0006_and_back(empty_database):
         with engine.begin() as conn:
             conn.execute(text("UPDATE users SET branch_id = 99 WHERE id = 1"))
             assert conn.execute(text("SELECT count(*) FROM accounts")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_jobs_keep_their_events_through_0003(empty_database):
+    """0003 rebuilds `jobs` on SQLite; the events that reference a job must survive it, both ways."""
+    config = Config(str(Path(ROOT) / "alembic.ini"))
+    config.attributes.update(database_url=empty_database, configure_logging=False)
+    command.upgrade(config, "0002")
+    engine = create_engine(empty_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (email, password_hash, role, created_at) "
+                              "VALUES ('u@example.com', 'h', 'customer', CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO jobs (id, kind, owner_id, queue, status, payload, attempts, max_attempts, "
+                "progress_done, cancel_requested, available_at, created_at) VALUES "
+                "('00000000000000000000000000000001', 'ping', 1, 'default', 'succeeded', '{}', 1, 5, 0, false, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO job_events (job_id, attempt, event, at) "
+                              "VALUES ('00000000000000000000000000000001', 1, 'succeeded', CURRENT_TIMESTAMP)"))
+        command.upgrade(config, "head")
+        command.downgrade(config, "0002")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM job_events")).scalar() == 1
     finally:
         engine.dispose()
