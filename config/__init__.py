@@ -57,7 +57,7 @@ class Settings:
     payment_webhook_secrets: tuple[str, ...]  # any of them may sign a webhook (rotation)
     log_level: str
     log_json: bool
-    # The web's edges: rate limits, the signup bonus cap, proxies, feature flags (see _read_edges).
+    # The web's edges: rate limits, the signup bonus cap, proxies, feature flags (see _read_limits_and_flags).
     register_rate_limit: str
     login_rate_limit: str
     submit_rate_limit: str
@@ -171,7 +171,7 @@ def _read(env: Env) -> Settings:
         payment_webhook_secrets=_webhook_secrets(secrets["PAYMENT_WEBHOOK_SECRET"]),
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
-        **_read_edges(env),
+        **_read_limits_and_flags(env),
     )
 
 
@@ -192,7 +192,8 @@ def _networks(env: Env, name: str) -> tuple:
         raise EnvError(f"{name} must be a comma-separated list of IP addresses or networks") from exc
 
 
-def _read_edges(env: Env) -> dict:
+def _read_limits_and_flags(env: Env) -> dict:
+    """Rate limits, the signup bonus cap, trusted proxies and feature flags (README section 8)."""
     positive = Range(min=1)
     return {
         "register_rate_limit": _rate_limit(env, "REGISTER_RATE_LIMIT", "5/minute;50/day"),
