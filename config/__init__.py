@@ -193,7 +193,7 @@ def _networks(env: Env, name: str) -> tuple:
 
 
 def _read_limits_and_flags(env: Env) -> dict:
-    """Rate limits, the signup bonus cap, trusted proxies and feature flags (README section 8)."""
+    """Rate limits, the signup bonus cap, trusted proxies and feature flags (README section 9)."""
     positive = Range(min=1)
     return {
         "register_rate_limit": _rate_limit(env, "REGISTER_RATE_LIMIT", "5/minute;50/day"),
