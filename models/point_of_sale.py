@@ -48,7 +48,8 @@ class Sale(Base):
     __tablename__ = "sales"
     __table_args__ = (
         UniqueConstraint("branch_id", "terminal_id", "client_sale_id"),
-        CheckConstraint("total = subtotal + tax - discount", name="total_adds_up"),
+        # Within half a cent, not equal: SQLite keeps NUMERIC as a binary float (the code adds up in Decimal).
+        CheckConstraint("abs(total - (subtotal + tax - discount)) < 0.005", name="total_adds_up"),
         CheckConstraint("discount >= 0 AND total >= 0", name="amounts_not_negative"),
         Index("ix_sales_branch_created", "branch_id", "created_at"),
     )

@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('cancelled_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('discount >= 0 AND total >= 0', name=op.f('ck_sales_amounts_not_negative')),
-    sa.CheckConstraint('total = subtotal + tax - discount', name=op.f('ck_sales_total_adds_up')),
+    sa.CheckConstraint('abs(total - (subtotal + tax - discount)) < 0.005', name=op.f('ck_sales_total_adds_up')),
     sa.ForeignKeyConstraint(['branch_id'], ['branches.id'], name=op.f('fk_sales_branch_id_branches'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_sales_customer_id_customers'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['seller_id'], ['users.id'], name=op.f('fk_sales_seller_id_users'), ondelete='RESTRICT'),

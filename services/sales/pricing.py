@@ -102,7 +102,7 @@ def price(session: Session, branch_id: int, sale: dict, *, may_discount: bool, c
 def _resolve_skus(session: Session, items: list[dict]) -> list[dict]:
     """Each line by product id; a SKU we do not have leaves its line without one (unknown_product)."""
     skus = {item["sku"] for item in items if item.get("product_id") is None}
-    ids = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus)))) if skus else {}
+    ids = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus))).all()) if skus else {}
     return [{**item, "product_id": item["product_id"] if item.get("product_id") is not None else ids.get(item["sku"])}
             for item in items]
 

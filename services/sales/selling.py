@@ -63,7 +63,10 @@ def record(session: Session, branch_id: int, terminal_id: str, sale: dict, *, se
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        return same_or_conflict(session, find(session, branch_id, terminal_id, sale["client_sale_id"]), digest)
+        twin = find(session, branch_id, terminal_id, sale["client_sale_id"])
+        if twin is None:
+            raise  # not the unique key: a real fault
+        return same_or_conflict(session, twin, digest)
     apply(session, [Move(line["product_id"], branch_id, line["size"], -line["quantity"], MovementReason.sale)
                     for line in priced.lines], reference=f"sale:{row.id}", user_id=seller_id)
     items = [SaleItem(sale_id=row.id, **{k: line[k] for k in (
