@@ -12,6 +12,7 @@ from models.sales import Branch, Category, InventoryMovement, MovementReason, Pr
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DocumentCounter", "DocumentKind",
-           "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job", "JobEvent",
-           "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "PaymentMethod", "Product", "Role", "Sale",
-           "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]
+           "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job",
+           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "PaymentMethod", "Product",
+           "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind",
+           "TransferStatus", "User"]

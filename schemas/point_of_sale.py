@@ -106,6 +106,7 @@ class CancelSchema(Schema):
 class SaleListArgsSchema(PageArgsSchema):
     branch_id = Id(strict=False, load_default=None,
                         metadata={"description": "admins: any branch (all when absent); others: their own"})
+    customer_id = Id(strict=False, load_default=None)
 
 
 class SaleItemSchema(Schema):
@@ -157,6 +158,7 @@ class SaleSummarySchema(Schema):
     branch_id = fields.Integer()
     terminal_id = fields.String()
     client_sale_id = fields.String()
+    customer_id = fields.Integer(allow_none=True)
     status = fields.Enum(SaleStatus, by_value=True)
     total = Money()
     created_at = fields.DateTime()

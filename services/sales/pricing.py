@@ -112,6 +112,9 @@ def _check_payments(payments: list[dict], total: Decimal) -> tuple[Decimal, Deci
     paid = sum((Decimal(p["amount"]) for p in payments), Decimal("0.00"))
     cash = sum((Decimal(p["amount"]) for p in payments if p["method"] == "cash"), Decimal("0.00"))
     change = paid - total
+    if paid > MAX_MONEY:
+        raise DomainError("the payments' sum is too large", code="amount_too_large",
+                          details={"maximum": str(MAX_MONEY)})
     if change < 0 or change > cash:
         raise DomainError("the payments do not add up to the total", code="payments_mismatch",
                           details={"total": str(total), "paid": str(paid),

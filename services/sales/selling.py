@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import (DocumentKind, Invoice, MovementReason, PaymentMethod, Role, Sale, SaleItem, SalePayment, SaleStatus, Transfer,
-                    User)
+from models import (DocumentKind, Invoice, MovementReason, PaymentMethod, Role, Sale, SaleItem, SalePayment,
+                    SaleStatus, Transfer, User)
 from models.base import utcnow
 from services import billing
 from services.errors import Conflict
@@ -133,11 +133,17 @@ def sale_view(session: Session, sale_id: int) -> dict:
             "items": session.scalars(select(SaleItem).where(SaleItem.sale_id == sale_id).order_by(SaleItem.line)).all(),
             "payments": session.scalars(select(SalePayment).where(SalePayment.sale_id == sale_id)
                                         .order_by(SalePayment.id)).all(),
-            "invoice_id": documents.get(DocumentKind.invoice), "credit_note_id": documents.get(DocumentKind.credit_note)}
+            "invoice_id": documents.get(DocumentKind.invoice),
+            "credit_note_id": documents.get(DocumentKind.credit_note)}
 
 
-def sales_page(session: Session, *, branch_id: int | None, limit: int, cursor: str | None) -> dict:
-    stmt = select(Sale) if branch_id is None else select(Sale).where(Sale.branch_id == branch_id)
+def sales_page(session: Session, *, branch_id: int | None, customer_id: int | None, limit: int,
+               cursor: str | None) -> dict:
+    stmt = select(Sale)
+    if branch_id is not None:
+        stmt = stmt.where(Sale.branch_id == branch_id)
+    if customer_id is not None:
+        stmt = stmt.where(Sale.customer_id == customer_id)
     return list_page(session, stmt, Sale, limit, cursor)
 
 

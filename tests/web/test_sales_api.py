@@ -120,6 +120,8 @@ def test_a_credits_payment_charges_the_customers_wallet_and_a_cancellation_refun
     sale_id = job["result"]["sale_id"]
     invoice = client.get(f"/api/v1/invoices/{job['result']['invoice_id']}", headers=shop["seller"]).json
     assert invoice["customer"]["name"] == "Ada" and invoice["customer"]["tax_id"] == "X123"
+    theirs = client.get(f"/api/v1/sales?customer_id={customer['id']}", headers=shop["seller"]).json["items"]
+    assert [s["id"] for s in theirs] == [sale_id]
     assert invoice["payments"][0] == {"method": "credits", "amount": "10.00", "credits": 1000}
 
     assert client.post(f"/api/v1/sales/{sale_id}/cancel", json={"reason": "x"},
@@ -224,6 +226,9 @@ BAD = [
     ("no items", {"items": []}, 422, "validation_error"),
     ("another branch", {"branch_id": "b"}, 403, "other_branch"),
     ("client id with NUL", {"client_sale_id": "a\u0000"}, 422, "validation_error"),
+    ("payments past NUMERIC(12,2)", {"payments": [{"method": "cash", "amount": "9999999999.99"},
+                                                  {"method": "cash", "amount": "9999999999.99"}]}, 422,
+     "amount_too_large"),
 ]
 
 
@@ -274,4 +279,5 @@ def test_sales_and_invoices_are_read_only_in_ones_own_branch(app, client, shop):
     assert client.get(f"/api/v1/invoices/{job['result']['invoice_id']}", headers=other).status_code == 403
     assert client.get(f"/api/v1/sales?branch_id={shop['a']}", headers=other).status_code == 403
     assert client.get("/api/v1/sales", headers=other).json["items"] == []
+    assert client.get("/api/v1/sales", headers=staff(app, Role.seller)).json["items"] == []  # in no branch
     assert client.get("/api/v1/sales/99999", headers=other).status_code == 404

@@ -27,14 +27,18 @@ class Sales(MethodView):
     @blp.arguments(SaleListArgsSchema, location="query")
     @blp.response(200, SalePageSchema)
     def get(self, args):
-        """Sales, newest first: admins any branch's (`branch_id`, all when absent), others their own."""
+        """Sales, newest first: admins any branch's (`branch_id`, all when absent), others their own;
+        `customer_id` gives a customer's."""
         principal = current_principal()
         branch_id = args["branch_id"]
         if principal.role != Role.admin:
             branch_id = branch_id or principal.branch_id
+            if branch_id is None:  # staff in no branch see no branch's sales
+                return {"items": [], "next_cursor": None}
             require_branch(branch_id)
         with get_db().read() as session:
-            return selling.sales_page(session, branch_id=branch_id, limit=args["limit"], cursor=args["cursor"])
+            return selling.sales_page(session, branch_id=branch_id, customer_id=args["customer_id"],
+                                      limit=args["limit"], cursor=args["cursor"])
 
     @require_auth(*STAFF)
     @blp.arguments(SaleSubmitSchema)
