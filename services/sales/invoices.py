@@ -2,13 +2,16 @@
 
 The number comes from a counter row moved by one conditional UPDATE ... RETURNING inside the sale's
 own transaction: the row stays locked until that transaction ends, and a sale rolled back gives its
-number back, so a series never has a gap.
+number back, so a series never has a gap. A sale draws its number first, before any stock row: one
+lock order (the branch's counter, then stock rows, then wallets), so that an offline batch's step,
+which takes several sales' rows, cannot deadlock with the branch's other sales.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -21,6 +24,21 @@ from models.base import utcnow
 from services.sales.catalogue import get
 
 PREFIX = {DocumentKind.invoice: "", DocumentKind.credit_note: "CN-"}
+
+
+@dataclass(frozen=True)
+class Number:
+    year: int
+    sequence: int
+    text: str  # `B01-2026-000123`, `B01-CN-2026-000007`
+
+
+def draw(session: Session, branch_id: int, kind: DocumentKind) -> Number:
+    """The next number of the branch's series of `kind` for this year (the branch's local year)."""
+    branch = session.get(Branch, branch_id)
+    year = local_year(branch)
+    sequence, text = next_number(session, branch, kind, year)
+    return Number(year, sequence, text)
 
 
 def next_number(session: Session, branch: Branch, kind: DocumentKind, year: int) -> tuple[int, str]:
@@ -40,13 +58,12 @@ def local_year(branch: Branch) -> int:
     return utcnow().astimezone(zoneinfo.ZoneInfo(branch.timezone)).year
 
 
-def issue_invoice(session: Session, sale: Sale, items: list[SaleItem], payments: list[SalePayment],
+def issue_invoice(session: Session, sale: Sale, number: Number, items: list[SaleItem], payments: list[SalePayment],
                   customer: dict | None) -> Invoice:
+    """The sale's invoice under the `number` it drew (`draw`) at the start of its transaction."""
     branch = session.get(Branch, sale.branch_id)
-    year = local_year(branch)
-    sequence, number = next_number(session, branch, DocumentKind.invoice, year)
-    invoice = Invoice(kind=DocumentKind.invoice, number=number, branch_id=branch.id, year=year, sequence=sequence,
-                      sale_id=sale.id, seller=_seller(branch, sale), customer=customer,
+    invoice = Invoice(kind=DocumentKind.invoice, number=number.text, branch_id=branch.id, year=number.year,
+                      sequence=number.sequence, sale_id=sale.id, seller=_seller(branch, sale), customer=customer,
                       lines=[_line(item) for item in items], tax_summary=_tax_summary(items),
                       totals={name: _money(getattr(sale, name))
                               for name in ("subtotal", "tax", "discount", "total", "paid", "change")},
@@ -60,11 +77,10 @@ def issue_invoice(session: Session, sale: Sale, items: list[SaleItem], payments:
 def issue_credit_note(session: Session, sale: Sale, reason: str) -> Invoice:
     """The sale's invoice with every amount negated, numbered in the branch's credit-note series."""
     invoice = session.scalar(select(Invoice).where(Invoice.sale_id == sale.id, Invoice.kind == DocumentKind.invoice))
-    branch = session.get(Branch, sale.branch_id)
-    year = local_year(branch)
-    sequence, number = next_number(session, branch, DocumentKind.credit_note, year)
-    note = Invoice(kind=DocumentKind.credit_note, number=number, branch_id=branch.id, year=year, sequence=sequence,
-                   sale_id=sale.id, credited_invoice_id=invoice.id, seller=invoice.seller, customer=invoice.customer,
+    number = draw(session, sale.branch_id, DocumentKind.credit_note)
+    note = Invoice(kind=DocumentKind.credit_note, number=number.text, branch_id=sale.branch_id, year=number.year,
+                   sequence=number.sequence, sale_id=sale.id, credited_invoice_id=invoice.id, seller=invoice.seller,
+                   customer=invoice.customer,
                    lines=[_negated(line, ("net", "tax", "total")) for line in invoice.lines],
                    tax_summary=[_negated(row, ("net", "tax")) for row in invoice.tax_summary],
                    totals=_negated(invoice.totals, ("subtotal", "tax", "discount", "total", "paid", "change")),

@@ -54,6 +54,7 @@ def record(session: Session, branch_id: int, terminal_id: str, sale: dict, *, se
         return same_or_conflict(session, existing, digest)
     priced = pricing.price(session, branch_id, sale, may_discount=may_discount(session, seller_id),
                            credits_per_unit=credits_per_unit)
+    number = invoices.draw(session, branch_id, DocumentKind.invoice)  # first: see services/sales/invoices.py
     row = Sale(branch_id=branch_id, terminal_id=terminal_id, client_sale_id=sale["client_sale_id"],
                fingerprint=digest, seller_id=seller_id, customer_id=sale.get("customer_id"),
                status=SaleStatus.completed, subtotal=priced.subtotal, tax=priced.tax, discount=priced.discount,
@@ -77,7 +78,7 @@ def record(session: Session, branch_id: int, terminal_id: str, sale: dict, *, se
     customer = priced.customer
     snapshot = None if customer is None else {k: getattr(customer, k) for k in (
         "id", "name", "email", "phone", "tax_id")}
-    invoice = invoices.issue_invoice(session, row, items, payments, snapshot)
+    invoice = invoices.issue_invoice(session, row, number, items, payments, snapshot)
     return {"outcome": "applied", **_summary(row, invoice)}
 
 

@@ -105,3 +105,24 @@ def test_a_batch_whose_worker_is_killed_half_way_applies_each_sale_once(app, cli
     assert stock_of(app, shop["a"]) == {(shop["PEN"], ""): 1000 - count}
     assert invoice_sequences(app) == list(range(1, count + 1))
     assert_reconciled(app)
+
+
+def test_a_batch_and_single_sales_of_the_same_rows_do_not_deadlock(app, client, worker_processes):
+    # A batch step holds several sales' rows at once (one after the other, not in the global order);
+    # every sale draws the branch's invoice number first, so single sales queue behind the step instead
+    # of holding a row it wants.
+    shop = stocked(app, client, {"CUP": 200, "SAUCER": 200})
+    cup, saucer = shop["CUP"], shop["SAUCER"]
+    lines = [[(saucer, 1)], [(cup, 1)], [(cup, 1), (saucer, 1)]]
+    batch = {"branch_id": shop["a"], "terminal_id": "T9", "sales": [
+        {k: v for k, v in sale(shop["a"], lines[n % 3], [("cash", "2.00")]).items()
+         if k not in ("branch_id", "terminal_id")} for n in range(60)]}
+    ids = [client.post("/api/v1/sales/batches", json=batch, headers=shop["seller"]).json["id"]]
+    ids += [submit(client, shop["seller"], sale(shop["a"], lines[n % 3], [("cash", "2.00")])) for n in range(40)]
+    worker_processes(concurrency=2, queues="sales", env={"SALES_BATCH_STEP": "10"})
+    worker_processes(concurrency=2, queues="sales", env={"SALES_BATCH_STEP": "10"})
+    jobs = [wait_for_status(app, job_id, timeout=120) for job_id in ids]
+    assert [(j.status, j.attempts) for j in jobs] == [(JobStatus.succeeded, 1)] * len(jobs)
+    assert jobs[0].result["applied"] == 60
+    assert invoice_sequences(app) == list(range(1, 101))
+    assert_reconciled(app)
