@@ -67,6 +67,9 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     feature_flag_cache_seconds: float
     maintenance_retry_after_seconds: int
+    # Sales (see _read_sales).
+    sales_credits_per_unit: int
+    sales_batch_step: int
 
     @property
     def development(self) -> bool:
@@ -172,6 +175,7 @@ def _read(env: Env) -> Settings:
         log_level=env.log_level("LOG_LEVEL", "INFO"),
         log_json=env.bool("LOG_JSON", app_env != "development"),
         **_read_limits_and_flags(env),
+        **_read_sales(env),
     )
 
 
@@ -205,6 +209,15 @@ def _read_limits_and_flags(env: Env) -> dict:
         "trusted_proxies": _networks(env, "TRUSTED_PROXIES"),
         "feature_flag_cache_seconds": env.float("FEATURE_FLAG_CACHE_SECONDS", 5.0, validate=Range(min=0)),
         "maintenance_retry_after_seconds": env.int("MAINTENANCE_RETRY_AFTER_SECONDS", 60, validate=positive),
+    }
+
+
+def _read_sales(env: Env) -> dict:
+    return {
+        # What one unit of the shop's currency costs in credits, for a sale paid with credits.
+        "sales_credits_per_unit": env.int("SALES_CREDITS_PER_UNIT", 100, validate=Range(1, 1_000_000)),
+        # How many sales of an offline batch commit together (each still all or nothing on its own).
+        "sales_batch_step": env.int("SALES_BATCH_STEP", 50, validate=Range(1, 1000)),
     }
 
 

@@ -2,12 +2,17 @@
 
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
+from models.customers import Customer
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
+                                  SaleStatus)
 from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "ExternalIdentity", "FeatureFlag", "FINISHED",
-           "HoldState", "InventoryMovement", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession",
-           "MovementReason", "Product", "Role", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DocumentCounter", "DocumentKind",
+           "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job",
+           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "PaymentMethod", "Product",
+           "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind",
+           "TransferStatus", "User"]

@@ -1,4 +1,4 @@
-"""Sales jobs (queue `sales`): stock adjustments, transfers between branches, stock reconciliation.
+"""Sales jobs (queue `sales`): stock adjustments, transfers, reconciliation; sales, offline batches, cancellations.
 
 Each writes through `job.session`, so its stock changes and movements commit with the job's final
 status: a redelivered or retried job finds itself finished, and nothing is applied twice.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from services import sales
+from services.sales import batches, selling
 from tasks.base import job_task
 from tasks.context import JobContext
 
@@ -36,3 +37,39 @@ def reconcile_stock(job: JobContext, payload: dict) -> dict:
     if mismatches:
         log.error("stock reconciliation found %d mismatches", len(mismatches), extra={"mismatches": mismatches})
     return {"ok": not mismatches, "count": len(mismatches), "mismatches": mismatches[:MAX_LISTED]}
+
+
+@job_task("sales.sale")
+def sale(job: JobContext, payload: dict) -> dict:
+    """Record one sale (services/sales/selling.py) with the job's final status; a sale already
+    recorded with the same content answers `duplicate`."""
+    return selling.record(job.session, payload["branch_id"], payload["terminal_id"], payload["sale"],
+                          seller_id=job.owner_id, job_id=job.job_id,
+                          credits_per_unit=job.runtime.settings.sales_credits_per_unit)
+
+
+@job_task("sales.sale_batch")
+def sale_batch(job: JobContext, payload: dict) -> dict:
+    """An offline terminal's sales, each on its own; a step commits a few of them together with the
+    outcomes so far (the checkpoint), so a crash resumes after the last committed step and no sale is
+    applied twice."""
+    sales_, settings = payload["sales"], job.runtime.settings
+    state = job.checkpoint or {"next": 0, "outcomes": []}
+    outcomes, start = list(state["outcomes"]), state["next"]
+    while start < len(sales_):
+        end = min(start + settings.sales_batch_step, len(sales_))
+        # The step commits its checkpoint after its body: the outcomes it holds are this step's too.
+        with job.step({"next": end, "outcomes": outcomes}, done=end, total=len(sales_)) as session:
+            outcomes.extend([batches.apply_one(session, payload["branch_id"], payload["terminal_id"], index,
+                                           sales_[index], seller_id=job.owner_id, job_id=job.job_id,
+                                           credits_per_unit=settings.sales_credits_per_unit)
+                             for index in range(start, end)])
+        start = end
+    return batches.summary(outcomes)
+
+
+@job_task("sales.cancel_sale")
+def cancel_sale(job: JobContext, payload: dict) -> dict:
+    """Cancel a sale once: stock back, credits refunded, a credit note."""
+    return selling.cancel(job.session, payload["sale_id"], payload["reason"], user_id=job.owner_id,
+                          job_id=job.job_id)

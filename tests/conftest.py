@@ -153,6 +153,7 @@ def clean_state(app, db, celery_app):
                 if conn.dialect.name == "postgresql":
                     conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
                 else:
+                    conn.execute(text("PRAGMA defer_foreign_keys = ON"))  # rows that point at their own table
                     for table in tables:
                         conn.execute(text(f"DELETE FROM {table}"))
             return
