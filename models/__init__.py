@@ -14,7 +14,6 @@ from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DocumentCounter", "DocumentKind",
            "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job",
-           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "Order", "OrderChannel", "OrderItem",
-           "OrderStatus", "PaymentMethod", "Product",
-           "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind",
-           "TransferStatus", "User"]
+           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "Order", "OrderChannel",
+           "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role", "Sale", "SaleItem", "SalePayment",
+           "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]

@@ -17,7 +17,7 @@ class OrderSubmitSchema(Schema):
     branch_id = Int32Id(required=True)
     channel = fields.String(required=True, validate=validate.OneOf([c.value for c in OrderChannel]))
     client_order_id = Text(CLIENT_ORDER_ID_LENGTH, min_length=1, required=True,
-                           metadata={"description": "the channel's own id for the order: the same id is the same order"})
+                           metadata={"description": "the channel's id for the order: the same id is the same order"})
     customer_id = Int32Id(load_default=None, allow_none=True)
     items = fields.List(fields.Nested(SaleLineSchema), required=True, validate=validate.Length(1, MAX_SALE_LINES))
     discount = Money(load_default=Decimal("0"))

@@ -7,7 +7,8 @@ import itertools
 from sqlalchemy import func, select, update
 
 from models import (Account, Branch, Category, Customer, DocumentCounter, InventoryMovement, Invoice, Job,
-                    LedgerOperation, Order, OrderItem, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer, User)
+                    LedgerOperation, Order, OrderItem, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer,
+                    User)
 from tests.support import make_user
 
 SALES_TABLES = (Branch, Category, Product, Stock, InventoryMovement, Job, Customer, Sale, SaleItem, SalePayment,

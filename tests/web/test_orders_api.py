@@ -100,8 +100,8 @@ def test_an_order_reserves_then_becomes_a_sale_once(app, client, admin, shop):
     got = client.get(f"/api/v1/orders/{order_id}", headers=shop["seller"]).json
     assert (got["status"], got["sale_id"]) == ("confirmed", result["sale_id"])
 
-    again = client.post(f"/api/v1/orders/{order_id}/confirm", json={"payments": [{"method": "card", "amount": "24.20"}]},
-                        headers=shop["seller"])
+    again = client.post(f"/api/v1/orders/{order_id}/confirm",
+                        json={"payments": [{"method": "card", "amount": "24.20"}]}, headers=shop["seller"])
     assert again.status_code == 409 and again.json["error"]["code"] == "order_not_pending"
     with app.extensions["conveyor"].db.Session() as session, pytest.raises(Conflict) as raised:
         orders.confirm(session, order_id, [{"method": "card", "amount": "24.20"}], job_id=None, credits_per_unit=100)
