@@ -244,3 +244,19 @@ def test_orders_list_filters_and_pages(app, client, admin, shop):
     assert sorted(o["id"] for o in mine["items"]) == ids[:2]
     everyone = client.get(f"/api/v1/orders?branch_id={shop['b']}", headers=admin).json
     assert everyone["items"] == []
+
+
+def test_two_expiry_runs_at_once_expire_each_order_once(app, client, admin, shop):
+    ids = [place(client, shop["seller"], order(shop["a"], [(shop["mug"], 1)]))["order_id"] for _ in range(4)]
+    db = app.extensions["conveyor"].db
+    with db.Session.begin() as session:
+        session.execute(update(Order).values(created_at=utcnow() - timedelta(hours=1)))
+
+    def run(_):
+        with db.Session.begin() as session:
+            return orders.expire(session, older_than=utcnow() - timedelta(minutes=30))
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(run, range(2))
+    assert sorted(first + second) == ids and not set(first) & set(second)
+    assert row(app, shop["a"], shop["mug"]) == (5, 0) and reconciled(client, admin) == []
