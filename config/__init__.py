@@ -70,6 +70,7 @@ class Settings:
     # Sales (see _read_sales).
     sales_credits_per_unit: int
     sales_batch_step: int
+    order_reservation_minutes: int
 
     @property
     def development(self) -> bool:
@@ -218,6 +219,8 @@ def _read_sales(env: Env) -> dict:
         "sales_credits_per_unit": env.int("SALES_CREDITS_PER_UNIT", 100, validate=Range(1, 1_000_000)),
         # How many sales of an offline batch commit together (each still all or nothing on its own).
         "sales_batch_step": env.int("SALES_BATCH_STEP", 50, validate=Range(1, 1000)),
+        # How long a pending order holds its stock before beat expires it.
+        "order_reservation_minutes": env.int("ORDER_RESERVATION_MINUTES", 30, validate=Range(1, 525_600)),
     }
 
 

@@ -6,6 +6,7 @@ from models.customers import Customer
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.orders import Order, OrderChannel, OrderItem, OrderStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
                                   SaleStatus)
 from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
@@ -13,6 +14,6 @@ from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DocumentCounter", "DocumentKind",
            "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job",
-           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "PaymentMethod", "Product",
-           "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind",
-           "TransferStatus", "User"]
+           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "Order", "OrderChannel",
+           "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role", "Sale", "SaleItem", "SalePayment",
+           "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]

@@ -1,4 +1,5 @@
-"""Sales jobs (queue `sales`): stock adjustments, transfers, reconciliation; sales, offline batches, cancellations.
+"""Sales jobs (queue `sales`): stock adjustments, transfers, reconciliation; sales, offline batches, cancellations;
+orders (placed, confirmed, cancelled, expired).
 
 Each writes through `job.session`, so its stock changes and movements commit with the job's final
 status: a redelivered or retried job finds itself finished, and nothing is applied twice.
@@ -7,9 +8,11 @@ status: a redelivered or retried job finds itself finished, and nothing is appli
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from services import sales
-from services.sales import batches, selling
+from models.base import utcnow
+from services.sales import batches, orders, selling
 from tasks.base import job_task
 from tasks.context import JobContext
 
@@ -73,3 +76,31 @@ def cancel_sale(job: JobContext, payload: dict) -> dict:
     """Cancel a sale once: stock back, credits refunded, a credit note."""
     return selling.cancel(job.session, payload["sale_id"], payload["reason"], user_id=job.owner_id,
                           job_id=job.job_id)
+
+
+@job_task("sales.place_order")
+def place_order(job: JobContext, payload: dict) -> dict:
+    """Place an order once as `pending`, reserving its stock (services/sales/orders.py)."""
+    return orders.place(job.session, payload["branch_id"], payload["order"], user_id=job.owner_id,
+                        job_id=job.job_id)
+
+
+@job_task("sales.confirm_order")
+def confirm_order(job: JobContext, payload: dict) -> dict:
+    """Turn a pending order into a sale with its payments and invoice; once (`order_not_pending` after)."""
+    return orders.confirm(job.session, payload["order_id"], payload["payments"], job_id=job.job_id,
+                          credits_per_unit=job.runtime.settings.sales_credits_per_unit)
+
+
+@job_task("sales.cancel_order")
+def cancel_order(job: JobContext, payload: dict) -> dict:
+    """Release a pending order's reservation; once."""
+    return orders.cancel(job.session, payload["order_id"], user_id=job.owner_id)
+
+
+@job_task("sales.expire_orders")
+def expire_orders(job: JobContext, payload: dict) -> dict:
+    """Expire orders pending longer than ORDER_RESERVATION_MINUTES (beat, every minute), releasing their stock."""
+    cutoff = utcnow() - timedelta(minutes=job.runtime.settings.order_reservation_minutes)
+    expired = orders.expire(job.session, older_than=cutoff)
+    return {"expired": len(expired), "order_ids": expired}

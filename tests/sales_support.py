@@ -7,11 +7,12 @@ import itertools
 from sqlalchemy import func, select, update
 
 from models import (Account, Branch, Category, Customer, DocumentCounter, InventoryMovement, Invoice, Job,
-                    LedgerOperation, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer, User)
+                    LedgerOperation, Order, OrderItem, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer,
+                    User)
 from tests.support import make_user
 
 SALES_TABLES = (Branch, Category, Product, Stock, InventoryMovement, Job, Customer, Sale, SaleItem, SalePayment,
-                Invoice, DocumentCounter, LedgerOperation, Transfer)
+                Invoice, DocumentCounter, LedgerOperation, Transfer, Order, OrderItem)
 _sale_ids = itertools.count(1)
 
 

@@ -21,6 +21,8 @@ def beat_schedule(settings: Settings) -> dict:
                              "args": ("billing.reconcile", {}), "options": {"expires": 3600}},
         "reconcile-stock": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=45, hour=2),
                             "args": ("sales.reconcile_stock", {}), "options": {"expires": 3600}},
+        "expire-orders": {"task": "conveyor.beat.start_job", "schedule": 60.0,
+                          "args": ("sales.expire_orders", {}), "options": {"expires": 60.0}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }

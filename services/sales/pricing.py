@@ -30,21 +30,29 @@ def cents(value) -> Decimal:
 def normalise(sale: dict) -> dict:
     """The sale's content in one canonical, JSON-able form (amounts as 2-place strings): what a job
     carries, and what the fingerprint is made of."""
+    return {"client_sale_id": sale["client_sale_id"], **normalise_lines(sale),
+            "payments": normalise_payments(sale["payments"])}
+
+
+def normalise_lines(content: dict) -> dict:
+    """A sale's or an order's customer, discount and lines, canonical."""
     return {
-        "client_sale_id": sale["client_sale_id"],
-        "customer_id": sale.get("customer_id"),
-        "discount": str(cents(sale.get("discount") or 0)),
+        "customer_id": content.get("customer_id"),
+        "discount": str(cents(content.get("discount") or 0)),
         "items": [{"product_id": item.get("product_id"), "sku": item.get("sku"), "size": item.get("size") or "",
                    "quantity": item["quantity"],
                    "unit_price": None if item.get("unit_price") is None else str(cents(item["unit_price"]))}
-                  for item in sale["items"]],
-        "payments": [{"method": p["method"], "amount": str(cents(p["amount"]))} for p in sale["payments"]],
+                  for item in content["items"]],
     }
 
 
-def fingerprint(normalised: dict) -> str:
+def normalise_payments(payments: list[dict]) -> list[dict]:
+    return [{"method": p["method"], "amount": str(cents(p["amount"]))} for p in payments]
+
+
+def fingerprint(normalised: dict, id_field: str = "client_sale_id") -> str:
     """The same content sent again has the same fingerprint; the client's id for it is not part of it."""
-    content = {k: v for k, v in normalised.items() if k != "client_sale_id"}
+    content = {k: v for k, v in normalised.items() if k != id_field}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -55,16 +63,24 @@ class Priced:
     tax: Decimal
     discount: Decimal
     total: Decimal
-    paid: Decimal
-    change: Decimal
-    payments: list[dict]
     customer: Customer | None = None
     products: dict[int, Product] = field(default_factory=dict)
+    paid: Decimal = Decimal("0.00")
+    change: Decimal = Decimal("0.00")
+    payments: list[dict] = field(default_factory=list)
 
 
 def price(session: Session, branch_id: int, sale: dict, *, may_discount: bool, credits_per_unit: int) -> Priced:
     """Price a normalised sale in `branch_id`; raises the first rule it breaks (nothing is written)."""
-    items = _resolve_skus(session, sale["items"])
+    priced = price_lines(session, branch_id, sale, may_discount=may_discount)
+    priced.paid, priced.change = _check_payments(sale["payments"], priced.total)
+    priced.payments = [_payment(p, priced.customer, credits_per_unit) for p in sale["payments"]]
+    return priced
+
+
+def price_lines(session: Session, branch_id: int, content: dict, *, may_discount: bool) -> Priced:
+    """Price a normalised sale's or order's lines, discount and customer, without payments."""
+    items = _resolve_skus(session, content["items"])
     check_lines(session, [branch_id], items)  # branch active, products known and active, sizes right
     products = {p.id: p for p in session.scalars(select(Product).where(
         Product.id.in_({item["product_id"] for item in items})))}
@@ -85,7 +101,7 @@ def price(session: Session, branch_id: int, sale: dict, *, may_discount: bool, c
                           status=403, details={"lines": below})
     subtotal = sum((line["net"] for line in lines), Decimal("0.00"))
     tax = sum((line["tax"] for line in lines), Decimal("0.00"))
-    discount = Decimal(sale["discount"])
+    discount = Decimal(content["discount"])
     total = subtotal + tax - discount
     if discount > subtotal + tax:
         raise DomainError("the discount exceeds the sale's amount", code="discount_too_large",
@@ -93,10 +109,7 @@ def price(session: Session, branch_id: int, sale: dict, *, may_discount: bool, c
     if max(subtotal + tax, max((line["total"] for line in lines), default=0)) > MAX_MONEY:
         raise DomainError("the sale's amount is too large", code="amount_too_large",
                           details={"maximum": str(MAX_MONEY)})
-    paid, change = _check_payments(sale["payments"], total)
-    customer = _customer(session, sale.get("customer_id"))
-    payments = [_payment(p, customer, credits_per_unit) for p in sale["payments"]]
-    return Priced(lines, subtotal, tax, discount, total, paid, change, payments, customer, products)
+    return Priced(lines, subtotal, tax, discount, total, _customer(session, content.get("customer_id")), products)
 
 
 def _resolve_skus(session: Session, items: list[dict]) -> list[dict]:

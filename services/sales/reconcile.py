@@ -1,11 +1,12 @@
-"""Stock reconciliation: every stock row equals the sum of its movements, and stays within its bounds."""
+"""Stock reconciliation: every stock row equals the sum of its movements, reserves what its pending
+orders hold, and stays within its bounds."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import InventoryMovement, Stock
+from models import InventoryMovement, Order, OrderItem, OrderStatus, Stock
 
 
 def reconcile_stock(session: Session) -> list[dict]:
@@ -14,6 +15,10 @@ def reconcile_stock(session: Session) -> list[dict]:
         select(InventoryMovement.product_id, InventoryMovement.branch_id, InventoryMovement.size,
                func.sum(InventoryMovement.quantity))
         .group_by(InventoryMovement.product_id, InventoryMovement.branch_id, InventoryMovement.size))}
+    held = {(p, b, s): int(total) for p, b, s, total in session.execute(
+        select(OrderItem.product_id, Order.branch_id, OrderItem.size, func.sum(OrderItem.quantity))
+        .join(Order, Order.id == OrderItem.order_id).where(Order.status == OrderStatus.pending)
+        .group_by(OrderItem.product_id, Order.branch_id, OrderItem.size))}
     mismatches = []
     for row in session.execute(select(Stock.product_id, Stock.branch_id, Stock.size, Stock.quantity, Stock.reserved)
                                .order_by(Stock.product_id, Stock.size, Stock.branch_id)):
@@ -23,6 +28,10 @@ def reconcile_stock(session: Session) -> list[dict]:
         if row.quantity != expected:
             mismatches.append({"check": "quantity_equals_movements", **where, "quantity": row.quantity,
                                "expected": expected})
+        reserved = held.pop(key, 0)
+        if row.reserved != reserved:
+            mismatches.append({"check": "reserved_equals_pending_orders", **where, "reserved": row.reserved,
+                               "expected": reserved})
         if row.quantity < 0 or not 0 <= row.reserved <= row.quantity:
             mismatches.append({"check": "within_bounds", **where, "quantity": row.quantity,
                                "reserved": row.reserved})

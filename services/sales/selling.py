@@ -46,13 +46,16 @@ def may_discount(session: Session, user_id: int | None) -> bool:
 
 
 def record(session: Session, branch_id: int, terminal_id: str, sale: dict, *, seller_id: int | None,
-           job_id: uuid.UUID | None, credits_per_unit: int) -> dict:
-    """Record the normalised `sale` once; `{"outcome": "applied" | "duplicate", "sale_id", ...}`."""
+           job_id: uuid.UUID | None, credits_per_unit: int, from_order: bool = False) -> dict:
+    """Record the normalised `sale` once; `{"outcome": "applied" | "duplicate", "sale_id", ...}`.
+
+    `from_order`: the lines are an order's, agreed (their prices checked) and reserved when it was
+    placed; the reservation becomes the decrement (services/sales/orders.py)."""
     digest = pricing.fingerprint(sale)
     existing = find(session, branch_id, terminal_id, sale["client_sale_id"])
     if existing is not None:
         return same_or_conflict(session, existing, digest)
-    priced = pricing.price(session, branch_id, sale, may_discount=may_discount(session, seller_id),
+    priced = pricing.price(session, branch_id, sale, may_discount=from_order or may_discount(session, seller_id),
                            credits_per_unit=credits_per_unit)
     number = invoices.draw(session, branch_id, DocumentKind.invoice)  # first: see services/sales/invoices.py
     row = Sale(branch_id=branch_id, terminal_id=terminal_id, client_sale_id=sale["client_sale_id"],
@@ -68,7 +71,8 @@ def record(session: Session, branch_id: int, terminal_id: str, sale: dict, *, se
         if twin is None:
             raise  # not the unique key: a real fault
         return same_or_conflict(session, twin, digest)
-    apply(session, [Move(line["product_id"], branch_id, line["size"], -line["quantity"], MovementReason.sale)
+    apply(session, [Move(line["product_id"], branch_id, line["size"], -line["quantity"], MovementReason.sale,
+                         reserved=-line["quantity"] if from_order else 0)
                     for line in priced.lines], reference=f"sale:{row.id}", user_id=seller_id)
     items = [SaleItem(sale_id=row.id, **{k: line[k] for k in (
         "line", "product_id", "sku", "name", "size", "quantity", "unit_price", "tax_rate", "net", "tax", "total")})

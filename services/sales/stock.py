@@ -31,13 +31,15 @@ class InsufficientStock(DomainError):
 
 @dataclass(frozen=True)
 class Move:
-    """One signed change to one stock row."""
+    """One signed change to one stock row: to its quantity (with a movement), and to what orders hold
+    of it (`reserved`: + reserves, - releases; both at once: a reservation turned into a sale)."""
 
     product_id: int
     branch_id: int
     size: str
     quantity: int
     reason: MovementReason
+    reserved: int = 0
 
     @property
     def order(self) -> tuple:
@@ -70,7 +72,8 @@ def apply(session: Session, moves: list[Move], *, reference: str, user_id: int |
     """Apply every move (in the global row order) with its movement; all or nothing.
 
     Returns the rows' new quantities. A row that does not exist yet is created at zero by an increase;
-    a decrease of a missing row, or past the row's available quantity, is a fault.
+    a decrease or a reservation past the row's available quantity (quantity - reserved), or a release
+    past what is reserved, is a fault. Only a change of quantity writes a movement.
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     faults, rows = [], []
@@ -85,22 +88,26 @@ def apply(session: Session, moves: list[Move], *, reference: str, user_id: int |
             # Written so that nothing overflows: quantity + n <= MAX is quantity <= MAX - n.
             fits = Stock.quantity <= MAX_QUANTITY - move.quantity
         else:
-            # Available stock (quantity - reserved) covers the decrease: never below zero, never below reserved.
-            fits = Stock.quantity - Stock.reserved >= -move.quantity
-        quantity = session.execute(
+            # After the change 0 <= reserved <= quantity: a decrease or a reservation fits in what is
+            # available (quantity - reserved), a release in what is reserved.
+            fits = ((Stock.reserved >= -move.reserved)
+                    & (Stock.quantity - Stock.reserved >= move.reserved - move.quantity))
+        row = session.execute(
             update(Stock).where(*key, fits)
-            .values(quantity=Stock.quantity + move.quantity, updated_at=utcnow())
-            .returning(Stock.quantity)).scalar()
-        if quantity is None:
+            .values(quantity=Stock.quantity + move.quantity, reserved=Stock.reserved + move.reserved,
+                    updated_at=utcnow())
+            .returning(Stock.quantity, Stock.reserved)).first()
+        if row is None:
             faults.append({"product_id": move.product_id, "branch_id": move.branch_id, "size": move.size,
                            "quantity": move.quantity, "available": _available(session, move),
-                           "problem": "insufficient_stock" if move.quantity < 0 else "quantity_too_large"})
+                           "problem": "quantity_too_large" if move.quantity > 0 else "insufficient_stock"})
             continue
-        session.add(InventoryMovement(product_id=move.product_id, branch_id=move.branch_id, size=move.size,
-                                      quantity=move.quantity, reason=move.reason, reference=reference,
-                                      note=note, user_id=user_id))
+        if move.quantity:
+            session.add(InventoryMovement(product_id=move.product_id, branch_id=move.branch_id, size=move.size,
+                                          quantity=move.quantity, reason=move.reason, reference=reference,
+                                          note=note, user_id=user_id))
         rows.append({"product_id": move.product_id, "branch_id": move.branch_id, "size": move.size,
-                     "quantity": quantity})
+                     "quantity": row.quantity, "reserved": row.reserved})
     if faults:
         if all(fault["problem"] == "quantity_too_large" for fault in faults):
             raise DomainError("some rows would exceed the largest quantity a stock row holds; nothing was changed",

@@ -43,7 +43,29 @@ def test_an_increase_creates_the_row_and_a_decrease_needs_available_stock(sessio
     sales.adjust(session, a, [{"product_id": mug, "size": "", "quantity": -3}], reason="out", reference="r3",
                  user_id=None)
     assert quantity(session, mug, a) == 2
-    assert sales.reconcile_stock(session) == []
+    # The quantity agrees with its movements; the two reserved by hand are held by no pending order.
+    assert [(m["check"], m["reserved"], m["expected"]) for m in sales.reconcile_stock(session)] == [
+        ("reserved_equals_pending_orders", 2, 0)]
+
+
+def test_reservations_move_reserved_within_the_available_stock_and_write_no_movement(session, shop):
+    a, mug = shop["a"], shop["mug"]
+    apply(session, [Move(mug, a, "", 5, MovementReason.import_)], reference="r", user_id=None)
+
+    def move(quantity, reserved):
+        return apply(session, [Move(mug, a, "", quantity, MovementReason.order_reserved, reserved=reserved)],
+                     reference="order:1", user_id=None)[0]
+
+    assert (move(0, 4)["quantity"], move(0, 1)["reserved"]) == (5, 5)  # reserve up to the quantity
+    with pytest.raises(DomainError) as refused:
+        move(0, 1)  # nothing left available
+    assert refused.value.details["lines"][0]["available"] == 0
+    sold = move(-2, -2)  # a confirmed order: the reservation becomes the decrement
+    assert (sold["quantity"], sold["reserved"]) == (3, 3)
+    assert move(0, -3)["reserved"] == 0  # released
+    with pytest.raises(DomainError):
+        move(0, -1)  # more than is reserved
+    assert sorted(session.query(InventoryMovement.quantity).populate_existing().all()) == [(-2,), (5,)]
 
 
 def test_a_decrease_of_a_row_that_does_not_exist_fails(session, shop):

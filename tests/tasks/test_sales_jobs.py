@@ -23,3 +23,9 @@ def test_beat_starts_the_stock_reconciliation_as_a_system_job(app, worker):
     job = wait_for_status(app, job_id)
     assert job.owner_id is None and job.queue == "sales"
     assert job.status.value == "succeeded" and job.result == {"ok": True, "count": 0, "mismatches": []}
+
+
+@pytest.mark.parametrize("kind", ["sales.place_order", "sales.confirm_order", "sales.cancel_order",
+                                  "sales.expire_orders"])
+def test_order_jobs_run_on_the_sales_queue(kind):
+    assert queue_of(kind) == "sales"
