@@ -70,6 +70,8 @@ class Settings:
     # Sales (see _read_sales).
     sales_credits_per_unit: int
     sales_batch_step: int
+    invoice_font_path: str
+    reports_max_days: int
 
     @property
     def development(self) -> bool:
@@ -218,6 +220,10 @@ def _read_sales(env: Env) -> dict:
         "sales_credits_per_unit": env.int("SALES_CREDITS_PER_UNIT", 100, validate=Range(1, 1_000_000)),
         # How many sales of an offline batch commit together (each still all or nothing on its own).
         "sales_batch_step": env.int("SALES_BATCH_STEP", 50, validate=Range(1, 1000)),
+        # A TrueType font for invoice PDFs (any script prints); when the file is absent, Helvetica (Latin-1).
+        "invoice_font_path": env.str("INVOICE_FONT_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        # The longest range of days a report reads or a rebuild recomputes at once.
+        "reports_max_days": env.int("REPORTS_MAX_DAYS", 366, validate=Range(1, 3660)),
     }
 
 

@@ -1,0 +1,53 @@
+"""reports: daily summaries per branch and local day, and invoices' rendered PDFs
+
+Revision ID: 0009
+Revises: 0007 (to be re-chained onto 0008, the orders' migration, when both land)
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import models.base
+
+
+revision = '0009'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('daily_summaries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('branch_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('sales_count', sa.Integer(), nullable=False),
+    sa.Column('subtotal', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('tax', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('discount', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('total', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('cancelled_count', sa.Integer(), nullable=False),
+    sa.Column('cancelled_total', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('by_payment', sa.JSON(), nullable=False),
+    sa.Column('top_products', sa.JSON(), nullable=False),
+    sa.Column('computed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['branch_id'], ['branches.id'], name=op.f('fk_daily_summaries_branch_id_branches'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_summaries')),
+    sa.UniqueConstraint('branch_id', 'day', name=op.f('uq_daily_summaries_branch_id_day'))
+    )
+    op.create_table('invoice_pdfs',
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_pdfs_invoice_id_invoices'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('invoice_id', name=op.f('pk_invoice_pdfs'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('invoice_pdfs')
+    op.drop_table('daily_summaries')
