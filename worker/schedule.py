@@ -21,6 +21,9 @@ def beat_schedule(settings: Settings) -> dict:
                              "args": ("billing.reconcile", {}), "options": {"expires": 3600}},
         "reconcile-stock": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=45, hour=2),
                             "args": ("sales.reconcile_stock", {}), "options": {"expires": 3600}},
+        # Hourly: each branch's day closes at its own midnight.
+        "close-days": {"task": "conveyor.beat.close_days", "schedule": crontab(minute=5),
+                       "options": {"expires": 3000}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }
