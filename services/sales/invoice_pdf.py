@@ -9,6 +9,7 @@ prints as "?" rather than failing the whole document.
 from __future__ import annotations
 
 import os
+import unicodedata
 from decimal import Decimal
 
 from fpdf import FPDF
@@ -72,8 +73,14 @@ class _Document(FPDF):
         self.set_font(self.family, size=10)
 
     def text_of(self, value) -> str:
-        text = "" if value is None else str(value)
-        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+        """`value` as the font can print it: a character it has no glyph for becomes "?" (never silently
+        dropped), control and bidi-format characters (which could reorder what is read) are left out."""
+        text = "".join(c for c in ("" if value is None else str(value))
+                       if c == "\n" or unicodedata.category(c) not in ("Cc", "Cf"))
+        if not self.unicode:
+            return text.encode("latin-1", "replace").decode("latin-1")
+        glyphs = self.fonts["body"].cmap
+        return "".join(c if c == "\n" or ord(c) in glyphs else "?" for c in text)
 
     def write_line(self, text, *, size=10, bold=False, height=5.0) -> None:
         self.set_font(self.family, "B" if bold else "", size)
@@ -107,8 +114,12 @@ class _Document(FPDF):
                 self.multi_cell(93, 5, self.text_of(row), new_x="LEFT", new_y="NEXT")
 
     def lines_table(self, lines: list[dict]) -> None:
-        self._row([name for name, _, _ in LINE_COLUMNS], bold=True, fill=True)
+        header = [name for name, _, _ in LINE_COLUMNS]
+        self._row(header, bold=True, fill=True)
         for line in lines:
+            if self.will_page_break(6):  # a long invoice: the next page starts with the header again
+                self.add_page()
+                self._row(header, bold=True, fill=True)
             self._row([line["name"], line.get("size") or "", str(line["quantity"]), money(line["unit_price"]),
                        percent(line["tax_rate"]), money(line["net"]), money(line["total"])])
         self.ln(4)

@@ -50,6 +50,7 @@ def test_the_invoice_pdf_reads_back_and_is_served_from_its_cache(app, client, so
     answer = client.get(f"/api/v1/invoices/{sold['invoice_id']}.pdf", headers=sold["seller"])
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     assert answer.data.startswith(b"%PDF-")
+    assert answer.headers["Content-Disposition"] == f'inline; filename="{sold["number"]}.pdf"'
     text = pdf_text(answer.data)
     if os.environ.get("KEEP_INVOICE_PDF"):  # to look at it: pdftoppm -png -r 80 <file> page
         Path(os.environ["KEEP_INVOICE_PDF"]).write_bytes(answer.data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -26,12 +28,17 @@ class InvoicePdf(MethodView):
         db = get_db()
         with db.read() as session:
             invoice = invoices.invoice_of(session, invoice_id)
-            require_branch(invoice.branch_id)
             pdf = invoice_pdf.cached(session, invoice_id)
+        require_branch(invoice.branch_id)  # before anything is rendered or sent
         if pdf is None:
             pdf = invoice_pdf.render(invoice, font_path=get_settings().invoice_font_path)
             with db.Session.begin() as session:
                 invoice_pdf.store(session, invoice_id, pdf)
         return Response(pdf, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"',
+                        headers={"Content-Disposition": f'inline; filename="{_filename(invoice.number)}.pdf"',
                                  "Cache-Control": "private, max-age=86400"})
+
+
+def _filename(number: str) -> str:
+    """The number as a file name safe in a header (a branch code may hold quotes: visible ASCII)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", number)
