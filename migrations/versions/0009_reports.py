@@ -1,4 +1,4 @@
-"""reports: daily summaries per branch and local day, and invoices' rendered PDFs
+"""reports: daily summaries per branch and local day, sales' cancellations by branch and time, invoices' PDFs
 
 Revision ID: 0009
 Revises: 0007 (to be re-chained onto 0008, the orders' migration, when both land)
@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_summaries')),
     sa.UniqueConstraint('branch_id', 'day', name=op.f('uq_daily_summaries_branch_id_day'))
     )
+    op.create_index('ix_sales_branch_cancelled', 'sales', ['branch_id', 'cancelled_at'], unique=False)
     op.create_table('invoice_pdfs',
     sa.Column('invoice_id', sa.Integer(), nullable=False),
     sa.Column('pdf', sa.LargeBinary(), nullable=False),
@@ -50,4 +51,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('invoice_pdfs')
+    op.drop_index('ix_sales_branch_cancelled', table_name='sales')
     op.drop_table('daily_summaries')

@@ -9,7 +9,7 @@ never rewrites a closed day.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -104,7 +104,7 @@ def active_branches(session: Session) -> list[Branch]:
 def closed_days(branch: Branch, now: datetime, lookback: int) -> list[date]:
     """The branch's last `lookback` local days that have ended by `now`, oldest first."""
     current = today(branch.timezone, now)
-    return [date.fromordinal(current.toordinal() - n) for n in range(lookback, 0, -1)]
+    return [current - timedelta(days=n) for n in range(lookback, 0, -1)]
 
 
 def _dec(value) -> Decimal:

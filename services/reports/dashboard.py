@@ -25,11 +25,15 @@ def dashboard(session: Session, branch_ids: list[int] | None, now: datetime) -> 
         figures = daily.figures(session, branch, day, until=now)
         stored = {s.day: s for s in daily.summaries(session, [branch.id], day - timedelta(days=TREND_DAYS),
                                                     day - timedelta(days=1))}
-        trend = [{"day": str(d), "sales_count": s.sales_count if s else None,
-                  "total": daily.amount_text(s.total) if s else None}
-                 for d in (day - timedelta(days=n) for n in range(TREND_DAYS, 0, -1)) for s in [stored.get(d)]]
+        trend = [_trend_day(d, stored.get(d)) for d in (day - timedelta(days=n) for n in range(TREND_DAYS, 0, -1))]
         tops.append(figures["top_products"])
         tops.extend(s.top_products for s in stored.values())
         branches.append({"branch_id": branch.id, "code": branch.code, "name": branch.name, "today": str(day),
                          "timezone": branch.timezone, "today_figures": figures, "last_7_days": trend})
     return {"branches": branches, "top_products": daily.merge_top(tops)}
+
+
+def _trend_day(day, summary) -> dict:
+    """A past day's count and total; null for a day not summed (yet)."""
+    return {"day": str(day), "sales_count": summary.sales_count if summary else None,
+            "total": daily.amount_text(summary.total) if summary else None}
