@@ -8,12 +8,12 @@ from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
                                   SaleStatus)
-from models.reports import DailySummary, InvoicePdf
+from models.reports import DailySummary, InvoicePdf, LowStockEvent
 from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
            "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
-           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason",
-           "PaymentMethod", "Product", "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer",
-           "TransferKind", "TransferStatus", "User"]
+           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
+           "MovementReason", "PaymentMethod", "Product", "Role", "Sale", "SaleItem", "SalePayment", "SaleStatus",
+           "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]

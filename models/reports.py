@@ -1,4 +1,4 @@
-"""What reports keep: one daily summary per (branch, local day), and each invoice's PDF once rendered.
+"""What reports keep: one daily summary per (branch, local day), low-stock crossings, invoices' PDFs.
 
 A summary is written whole by one upsert keyed (branch, day), so a re-run replaces it with the same
 figures; the unique key is also the index that `GET /api/v1/reports/daily` reads ranges through.
@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
-from models.sales import TIMEZONE_LENGTH
+from models.sales import SIZE_LENGTH, TIMEZONE_LENGTH
 
 
 def amount():
@@ -54,3 +54,25 @@ class InvoicePdf(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LowStockEvent(Base):
+    """A stock row's fall to or below its product's minimum, recorded once per crossing: open until the
+    row rises above the minimum again (resolved), after which the next fall is a new event."""
+
+    __tablename__ = "low_stock_events"
+    __table_args__ = (
+        # One open event a row: a second beat's insert of the same crossing does nothing.
+        Index("uq_low_stock_events_open", "product_id", "branch_id", "size", unique=True,
+              postgresql_where=text("resolved_at IS NULL"), sqlite_where=text("resolved_at IS NULL")),
+        Index("ix_low_stock_events_branch_created", "branch_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id", ondelete="RESTRICT"))
+    size: Mapped[str] = mapped_column(String(SIZE_LENGTH))
+    quantity: Mapped[int] = mapped_column(Integer)  # when the crossing was seen
+    min_stock: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

@@ -80,6 +80,7 @@ class LowStockRowSchema(Schema):
     quantity = fields.Integer()
     reserved = fields.Integer()
     min_stock = fields.Integer()
+    low_since = fields.DateTime(allow_none=True, metadata={"description": "when the fall was recorded"})
 
 
 class LowStockReportSchema(Schema):

@@ -1,4 +1,5 @@
-"""Report jobs: a branch's closed day summed (beat, once per branch-day) and any range rebuilt (admins)."""
+"""Report jobs: a branch's closed day summed (beat, once per branch-day), any range rebuilt (admins), low-stock
+crossings recorded (beat)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from models import Branch
-from services.reports import daily
+from services.reports import daily, low_stock
 from services.reports.days import check_range
 from tasks.base import job_task
 from tasks.context import JobContext
@@ -34,3 +35,9 @@ def rebuild_daily(job: JobContext, payload: dict) -> dict:
             for day in days:
                 daily.summarise(session, branch_ids[index], day)
     return {"branches": len(branch_ids), "days": len(days), "summaries": len(branch_ids) * len(days)}
+
+
+@job_task("reports.low_stock_events")
+def low_stock_events(job: JobContext, payload: dict) -> dict:
+    """Record each stock row's fall to or below its minimum once, and its recovery (beat, every 15 minutes)."""
+    return low_stock.record_crossings(job.session)

@@ -1,5 +1,5 @@
 """Reports over HTTP with a real worker: daily summaries equal the sales made (in the branch's own
-day), re-summing changes nothing, beat sums each closed branch-day once, low stock, the dashboard,
+day), re-summing changes nothing, beat sums each closed branch-day once, low stock and its crossings, the dashboard,
 CSV that a spreadsheet cannot run, each branch's staff seeing only their branch, bad input refused."""
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from models import DailySummary, Job, Role, Sale
+from config import load_settings
+from models import DailySummary, Job, LowStockEvent, Role, Sale
 from services import billing
-from tasks.beat import CLOSE_LOOKBACK_DAYS, close_days
+from tasks.beat import CLOSE_LOOKBACK_DAYS, close_days, start_job
 from tests.sales_support import branch, created, product, sale, staff, stock_up
 from tests.support import make_user, wait_for_status
+from worker.schedule import beat_schedule
+from worker.submission import enqueue
 
 pytestmark = pytest.mark.usefixtures("worker")
 MADRID = ZoneInfo("Europe/Madrid")
@@ -161,9 +164,38 @@ def test_low_stock_lists_rows_at_or_below_their_minimum_and_exports_safe_csv(app
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
     assert table[0] == ["branch_id", "branch_code", "product_id", "sku", "name", "size", "quantity", "reserved",
-                        "min_stock"]
+                        "min_stock", "low_since"]
     assert table[1][4] == "'" + '=HYPERLINK("http://x","click"), "quoted"'  # one cell, kept as text
-    assert table[2] == [str(shop["m"]), "M", str(shop["mug"]), "MUG", "Product MUG", "", "3", "0", "3"]
+    assert table[2] == [str(shop["m"]), "M", str(shop["mug"]), "MUG", "Product MUG", "", "3", "0", "3", ""]
+
+
+def low_stock_job(app, client) -> dict:
+    """Run the job beat starts every 15 minutes (beat's own key is its minute: one job a minute)."""
+    with app.app_context(), app.extensions["conveyor"].db.Session.begin() as session:
+        job_id = enqueue(session, "reports.low_stock_events", {})[0].id
+    job = wait_for_status(app, job_id)
+    assert job.status.value == "succeeded" and job.owner_id is None, job.error
+    return job.result
+
+
+def test_each_fall_below_the_minimum_is_recorded_once(app, client, shop):
+    m, mug, seller = shop["m"], shop["mug"], shop["seller"]
+    entry = beat_schedule(load_settings())["low-stock-events"]
+    first = wait_for_status(app, start_job.apply(args=entry["args"]).get())
+    assert first.owner_id is None and first.result == {"opened": 0, "resolved": 0}  # 20 mugs, minimum 3
+    sell(client, seller, sale(m, [(mug, 17)], [("card", "205.70")]))
+    assert low_stock_job(app, client) == {"opened": 1, "resolved": 0}
+    assert low_stock_job(app, client) == {"opened": 0, "resolved": 0}  # the same crossing, still low
+    [row] = client.get("/api/v1/reports/low-stock", headers=seller).json["items"]
+    assert row["sku"] == "MUG" and row["low_since"] is not None
+    stock_up(client, shop["admin"], m, {(mug, ""): 5})
+    assert low_stock_job(app, client) == {"opened": 0, "resolved": 1}
+    assert client.get("/api/v1/reports/low-stock", headers=seller).json["items"] == []
+    sell(client, seller, sale(m, [(mug, 6)], [("card", "72.60")]))  # a new fall, a new event
+    assert low_stock_job(app, client) == {"opened": 1, "resolved": 0}
+    with app.extensions["conveyor"].db.read() as session:
+        events = session.scalars(select(LowStockEvent).order_by(LowStockEvent.id)).all()
+    assert [(e.quantity, e.resolved_at is not None) for e in events] == [(3, True), (2, False)]
 
 
 def test_the_daily_report_as_csv(app, client, a_day_of_sales):

@@ -25,7 +25,7 @@ STAFF = (Role.admin, Role.manager, Role.seller)
 DAILY_COLUMNS = ("branch_id", "day", "timezone", "sales_count", "subtotal", "tax", "discount", "total",
                  "cancelled_count", "cancelled_total")
 LOW_STOCK_COLUMNS = ("branch_id", "branch_code", "product_id", "sku", "name", "size", "quantity", "reserved",
-                     "min_stock")
+                     "min_stock", "low_since")
 
 
 def branches_in_view(branch_id: int | None) -> list[int] | None:
