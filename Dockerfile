@@ -17,6 +17,11 @@ RUN groupadd --system --gid 10001 conveyor \
 
 WORKDIR /app
 
+# DejaVu Sans for invoice PDFs (INVOICE_FONT_PATH's default): names in any European script print as written.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from pyproject.toml alone: this layer is rebuilt only when pyproject.toml changes.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep=chr(10))" \

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install browser run test test-postgres test-sqlite bench clean
+.PHONY: install test-tools run test test-postgres test-sqlite bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,22 +13,24 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The docs page's test drives Debian's headless Chromium (`make test` only): installed when missing and apt-get is there
-# (as root, or through sudo); elsewhere a warning, and that one test fails until Chromium is installed.
-BROWSER_PACKAGES := chromium chromium-driver
-browser:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+# Tools some tests drive (`make test` only): Debian's headless Chromium for the docs page, poppler's
+# pdftotext and DejaVu Sans for invoice PDFs. Installed when missing and apt-get is there (as root, or
+# through sudo); elsewhere a warning, and those tests fail until the tools are installed.
+TEST_PACKAGES := chromium chromium-driver poppler-utils fonts-dejavu-core
+test-tools:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/pdftotext ] \
+		&& [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "warning: no apt-get: install Chromium and chromedriver (/usr/bin) for the docs page's test"; exit 0; fi; \
+		echo "warning: no apt-get: install $(TEST_PACKAGES) (or their equivalents) for the browser and PDF tests"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
-	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(BROWSER_PACKAGES); } \
-		|| echo "warning: could not install $(BROWSER_PACKAGES); the docs page's test needs them"
+	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(TEST_PACKAGES); } \
+		|| echo "warning: could not install $(TEST_PACKAGES); the browser and PDF tests need them"
 
 run: install
 	$(PY) -m worker.launcher
 
 # On PostgreSQL and Redis when they answer (and then on SQLite as well), else SQLite and an embedded Redis.
-test: install browser
+test: install test-tools
 	$(PY) -m pytest -q
 	@if $(PY) -m tests.services_up postgres; then \
 		echo "== again on SQLite =="; \

@@ -71,6 +71,8 @@ class Settings:
     sales_credits_per_unit: int
     sales_batch_step: int
     order_reservation_minutes: int
+    invoice_font_path: str
+    reports_max_days: int
 
     @property
     def development(self) -> bool:
@@ -221,6 +223,10 @@ def _read_sales(env: Env) -> dict:
         "sales_batch_step": env.int("SALES_BATCH_STEP", 50, validate=Range(1, 1000)),
         # How long a pending order holds its stock before beat expires it.
         "order_reservation_minutes": env.int("ORDER_RESERVATION_MINUTES", 30, validate=Range(1, 525_600)),
+        # A TrueType font for invoice PDFs (any script prints); when the file is absent, Helvetica (Latin-1).
+        "invoice_font_path": env.str("INVOICE_FONT_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        # The longest range of days a report reads or a rebuild recomputes at once.
+        "reports_max_days": env.int("REPORTS_MAX_DAYS", 366, validate=Range(1, 3660)),
     }
 
 

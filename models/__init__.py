@@ -9,11 +9,13 @@ from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.orders import Order, OrderChannel, OrderItem, OrderStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
                                   SaleStatus)
+from models.reports import DailySummary, InvoicePdf, LowStockEvent
 from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DocumentCounter", "DocumentKind",
-           "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice", "Job",
-           "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "MovementReason", "Order", "OrderChannel",
-           "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role", "Sale", "SaleItem", "SalePayment",
-           "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus", "User"]
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
+           "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
+           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
+           "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role",
+           "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus",
+           "User"]

@@ -52,6 +52,7 @@ class Sale(Base):
         CheckConstraint("abs(total - (subtotal + tax - discount)) < 0.005", name="total_adds_up"),
         CheckConstraint("discount >= 0 AND total >= 0", name="amounts_not_negative"),
         Index("ix_sales_branch_created", "branch_id", "created_at"),
+        Index("ix_sales_branch_cancelled", "branch_id", "cancelled_at"),  # a day's cancellations (reports)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

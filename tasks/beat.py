@@ -16,6 +16,7 @@ from celery import shared_task
 from models.base import utcnow
 from services import billing
 from services import jobs as job_service
+from services.reports import daily
 from services.errors import DomainError
 from services.metrics import record_finished
 from worker.celery_app import AppContextTask
@@ -24,6 +25,8 @@ from worker.runtime import get_runtime
 from worker.submission import enqueue
 
 log = logging.getLogger(__name__)
+# Days looked back at each pass (each summed once): well within JOB_RETENTION_DAYS, which keeps the keys.
+CLOSE_LOOKBACK_DAYS = 3
 
 
 @shared_task(name="conveyor.beat.start_job", base=AppContextTask)
@@ -34,6 +37,22 @@ def start_job(kind: str, payload: dict) -> str:
     if created:
         log.info("beat started a %s job", kind, extra={"job_id": str(job.id)})
     return str(job.id)
+
+
+@shared_task(name="conveyor.beat.close_days", base=AppContextTask)
+def close_days() -> int:
+    """Start a `reports.daily_summary` system job for each branch's last closed local days, once per
+    branch and day (its idempotency key): run hourly, it catches each time zone's midnight, and a
+    beat that was down for a while catches up on the days it missed."""
+    created = 0
+    with get_runtime().db.Session.begin() as session:
+        for branch in daily.active_branches(session):
+            for day in daily.closed_days(branch, utcnow(), CLOSE_LOOKBACK_DAYS):
+                created += enqueue(session, "reports.daily_summary", {"branch_id": branch.id, "day": str(day)},
+                                   idempotency_key=f"daily-summary {branch.id} {day}")[1]
+    if created:
+        log.info("beat started %d daily summaries", created)
+    return created
 
 
 @shared_task(name="conveyor.beat.dispatch_outbox", base=AppContextTask)

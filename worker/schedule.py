@@ -23,6 +23,11 @@ def beat_schedule(settings: Settings) -> dict:
                             "args": ("sales.reconcile_stock", {}), "options": {"expires": 3600}},
         "expire-orders": {"task": "conveyor.beat.start_job", "schedule": 60.0,
                           "args": ("sales.expire_orders", {}), "options": {"expires": 60.0}},
+        # Hourly: each branch's day closes at its own midnight.
+        "close-days": {"task": "conveyor.beat.close_days", "schedule": crontab(minute=5),
+                       "options": {"expires": 3000}},
+        "low-stock-events": {"task": "conveyor.beat.start_job", "schedule": crontab(minute="*/15"),
+                             "args": ("reports.low_stock_events", {}), "options": {"expires": 600}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }
