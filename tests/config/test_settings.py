@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -90,10 +91,19 @@ def test_a_server_started_from_the_procfile_without_secrets_refuses_to_start(tmp
     line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
     env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": "0",
            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    result = subprocess.run(line.split(":", 1)[1], shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    # Its own process group: if it did start, the whole group (gunicorn's master and workers) goes.
+    proc = subprocess.Popen(line.split(":", 1)[1], shell=True, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("the web started without its secrets") from None
+    assert proc.returncode != 0
+    assert "SECRET_KEY must be set" in stderr
+
+
 def test_webhook_secrets_are_a_comma_separated_list(monkeypatch):
     monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "the-old-secret-16, the-new-secret-16")
     assert load_settings().payment_webhook_secrets == ("the-old-secret-16", "the-new-secret-16")
