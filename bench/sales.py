@@ -280,7 +280,8 @@ def check(branch_id: int, batches: list[list[dict]]) -> list[str]:
                                        "FROM invoices WHERE branch_id = %s AND kind = 'invoice'")
         wrong_totals = one("SELECT count(*) FROM sales WHERE branch_id = %s AND (total <> subtotal + tax - discount "
                            "OR change <> paid - total OR change < 0)")[0]
-        stock = dict(conn.execute("SELECT product_id, quantity FROM stock WHERE branch_id = %s", (branch_id,)).fetchall())
+        stock = dict(conn.execute("SELECT product_id, quantity FROM stock WHERE branch_id = %s",
+                                  (branch_id,)).fetchall())
     if not (sales == distinct == n):
         problems.append(f"{sales} sales ({distinct} distinct), expected {n}")
     if (items, payments, moves) != (3 * n, n, 3 * n):
