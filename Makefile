@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/roundtrip.py
 	$(PY) bench/streams.py
 	$(PY) bench/billing.py
+	$(PY) bench/sales.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
