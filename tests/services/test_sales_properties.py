@@ -1,27 +1,31 @@
-"""Random sequences of sales, replays, cancellations, stock adjustments and transfers keep every invariant.
+"""Random sequences of sales, replays, cancellations, orders, stock adjustments and transfers keep every invariant.
 
 Service level (services/sales/*), one transaction per example, rolled back. A model of the stock
-says what each step must do; after every step the database must agree with it, and the stock must
-equal its movements, invoice and credit-note numbers must run 1..n per branch and year, every sale's
-money must add up exactly, and the ledger (credits payments and their refunds) must reconcile.
-Orders (reserve, confirm, cancel, expire) are not in the services yet, so they are not in the mix.
+(quantities, and the orders whose pending lines make up what is reserved) says what each step must
+do; after every step the database must agree with it, and the stock must equal its movements, with
+0 <= reserved <= quantity; invoice and credit-note numbers must run 1..n per branch and year, every
+sale's money must add up exactly, every confirmed order must have its sale and invoice, and the
+ledger (credits payments and their refunds) must reconcile. Orders are placed (reserving), then
+confirmed, cancelled or expired, each once: a second transition is refused with `order_not_pending`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from models import Branch, Customer, Invoice, PaymentMethod, Product, Sale, SaleItem, SalePayment, SaleStatus, Stock
+from models import (Branch, Customer, Invoice, Order, OrderStatus, PaymentMethod, Product, Sale, SaleItem, SalePayment,
+                    SaleStatus, Stock)
 from services import billing, sales
 from services.auth import create_user
 from services.errors import DomainError
-from services.sales import pricing, selling
+from services.sales import orders, pricing, selling
 from tests.support import PASSWORD_HASH
 
 CREDITS_PER_UNIT = 100
@@ -29,6 +33,8 @@ WALLET = 10_000_000  # credits: a credits payment never runs out
 # (sku, price, tax rate, sizes): rates and prices that round half-up in interesting ways.
 CATALOGUE = (("MUG", "1.99", "0.21", []), ("SHIRT", "12.35", "0.10", ["S", "M"]), ("PIN", "0.33", "0.04", []))
 START_STOCK = {0: 12, 1: 2}  # per product and size, by branch: sales run out of stock now and then
+LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)  # a back-dated order is due at EXPIRY_CUTOFF
+EXPIRY_CUTOFF = datetime(2000, 1, 2, tzinfo=timezone.utc)
 
 # Unit prices: any, or ones whose tax lands on half a cent (0.05 x 0.10 = 0.005: half-up gives 0.01).
 prices = st.integers(1, 9999).map(lambda n: Decimal(n) / 100) | st.sampled_from(
@@ -38,15 +44,21 @@ line = st.tuples(st.integers(0, len(CATALOGUE) - 1), st.integers(0, 1), st.integ
 sale = st.tuples(st.just("sale"), st.integers(0, 1), st.lists(line, min_size=1, max_size=3),
                  st.integers(0, 300).map(lambda n: Decimal(n) / 100),  # discount
                  st.sampled_from(["cash", "cash_over", "card", "credits", "split"]))
+order = st.tuples(st.just("order"), st.integers(0, 1), st.lists(line, min_size=1, max_size=3),
+                  st.integers(0, 300).map(lambda n: Decimal(n) / 100), st.sampled_from(["web", "phone", "chat"]))
 steps = st.lists(st.one_of(
     sale, sale,  # twice as likely as each other step
     st.tuples(st.just("replay"), st.integers(0, 50)),
     st.tuples(st.just("cancel"), st.integers(0, 50)),
+    order,
+    st.tuples(st.just("confirm"), st.integers(0, 50), st.sampled_from(["card", "cash_over"])),
+    st.tuples(st.just("order_cancel"), st.integers(0, 50)),
+    st.tuples(st.just("expire"), st.integers(0, 2**8 - 1)),  # which orders are due (bits); the pending of them expire
     st.tuples(st.just("adjust"), st.integers(0, 1), st.integers(0, len(CATALOGUE) - 1), st.integers(0, 1),
               st.integers(-4, -1) | st.integers(1, 8)),
     st.tuples(st.just("transfer"), st.integers(0, 1), st.integers(0, len(CATALOGUE) - 1), st.integers(0, 1),
               st.integers(1, 5)),
-), min_size=4, max_size=16)
+), min_size=4, max_size=18)
 
 
 def half_up(value: Decimal) -> Decimal:
@@ -72,7 +84,21 @@ def make_shop(session) -> dict:
                      reason="opening", reference="opening", user_id=None)
         stock.update({key: START_STOCK[n] for key in stock if key[2] == branch.id})
     return {"branches": [b.id for b in branches], "products": products, "customer": customer, "user": user.id,
-            "stock": stock}
+            "stock": stock, "orders": []}  # orders: {"id", "key", "lines": {stock key: quantity}, "status", "total"}
+
+
+def reserved(shop: dict) -> dict:
+    """What the model's pending orders hold, per stock row."""
+    held = defaultdict(int)
+    for placed in shop["orders"]:
+        if placed["status"] == "pending":
+            for key, quantity in placed["lines"].items():
+                held[key] += quantity
+    return held
+
+
+def available(shop: dict, key: tuple) -> int:
+    return shop["stock"][key] - reserved(shop)[key]
 
 
 def size_of(product: Product, pick: int) -> str:
@@ -99,14 +125,20 @@ def sale_body(shop: dict, n: int, lines: list, discount: Decimal, paying: str) -
     return pricing.normalise(body), total
 
 
-def expected_refusal(shop: dict, branch_id: int, body: dict, total: Decimal) -> str | None:
-    """The model's verdict on a new sale: None (applied) or the code it must be refused with."""
-    if total < 0:
-        return "discount_too_large"
+def lines_of(branch_id: int, body: dict) -> dict:
+    """A sale's or an order's quantities per stock row."""
     needed = defaultdict(int)
     for item in body["items"]:
         needed[(item["product_id"], item["size"], branch_id)] += item["quantity"]
-    return None if all(shop["stock"][key] >= n for key, n in needed.items()) else "insufficient_stock"
+    return dict(needed)
+
+
+def expected_refusal(shop: dict, branch_id: int, body: dict, total: Decimal) -> str | None:
+    """The model's verdict on a new sale or order: None (applied) or the code it must be refused with."""
+    if total < 0:
+        return "discount_too_large"
+    enough = all(available(shop, key) >= n for key, n in lines_of(branch_id, body).items())
+    return None if enough else "insufficient_stock"
 
 
 def run_step(session, shop: dict, n: int, step: tuple, recorded: list) -> None:
@@ -125,16 +157,16 @@ def run_step(session, shop: dict, n: int, step: tuple, recorded: list) -> None:
             raise
         assert refusal is None and outcome["outcome"] == "applied"
         assert Decimal(outcome["total"]) == total
-        recorded.append((branch_id, body, outcome["sale_id"]))
+        recorded.append((branch_id, "T1", body, outcome["sale_id"]))
         for item in body["items"]:
             stock[(item["product_id"], item["size"], branch_id)] -= item["quantity"]
     elif kind == "replay" and recorded:
-        branch_id, body, sale_id = recorded[step[1] % len(recorded)]
-        again = selling.record(session, branch_id, "T1", body, seller_id=None, job_id=None,
+        branch_id, terminal, body, sale_id = recorded[step[1] % len(recorded)]
+        again = selling.record(session, branch_id, terminal, body, seller_id=None, job_id=None,
                                credits_per_unit=CREDITS_PER_UNIT)
         assert again["outcome"] == "duplicate" and again["sale_id"] == sale_id
     elif kind == "cancel" and recorded:
-        branch_id, body, sale_id = recorded[step[1] % len(recorded)]
+        branch_id, _, body, sale_id = recorded[step[1] % len(recorded)]
         live = session.scalar(select(Sale.status).where(Sale.id == sale_id)) == SaleStatus.completed
         try:
             selling.cancel(session, sale_id, "changed their mind", user_id=None, job_id=None)
@@ -144,13 +176,15 @@ def run_step(session, shop: dict, n: int, step: tuple, recorded: list) -> None:
         assert live
         for item in body["items"]:
             stock[(item["product_id"], item["size"], branch_id)] += item["quantity"]
+    elif kind in ("order", "confirm", "order_cancel", "expire"):
+        run_order_step(session, shop, n, step, recorded)
     elif kind in ("adjust", "transfer"):
         _, branch_pick, product_pick, size_pick, quantity = step
         product = shop["products"][product_pick]
         source = shop["branches"][branch_pick]
         item = {"product_id": product.id, "size": size_of(product, size_pick), "quantity": quantity}
         key = (product.id, item["size"], source)
-        short = stock[key] < (quantity if kind == "transfer" else -quantity)
+        short = available(shop, key) < (quantity if kind == "transfer" else -quantity)
         try:
             if kind == "adjust":
                 sales.adjust(session, source, [item], reason="count", reference=f"a{n}", user_id=None)
@@ -166,13 +200,83 @@ def run_step(session, shop: dict, n: int, step: tuple, recorded: list) -> None:
             stock[(product.id, item["size"], shop["branches"][1 - branch_pick])] += quantity
 
 
+def run_order_step(session, shop: dict, n: int, step: tuple, recorded: list) -> None:
+    """Place an order, or move one (or the due ones) out of `pending`; each transition must happen once."""
+    kind, placed = step[0], shop["orders"]
+    if kind == "order":
+        _, branch_pick, lines, discount, channel = step
+        branch_id = shop["branches"][branch_pick]
+        sale, total = sale_body(shop, n, lines, discount, "card")
+        body = orders.normalise({**sale, "client_order_id": f"O-{n}", "channel": channel})
+        refusal = expected_refusal(shop, branch_id, body, total)
+        try:
+            outcome = orders.place(session, branch_id, body, user_id=None, job_id=None)
+        except DomainError as exc:
+            assert exc.code == refusal, (exc.code, exc.details, refusal)
+            raise
+        assert refusal is None and outcome["outcome"] == "applied" and outcome["status"] == "pending"
+        assert Decimal(outcome["total"]) == total
+        again = orders.place(session, branch_id, body, user_id=None, job_id=None)  # placed once
+        assert again["outcome"] == "duplicate" and again["order_id"] == outcome["order_id"]
+        placed.append({"id": outcome["order_id"], "branch_id": branch_id, "lines": lines_of(branch_id, body),
+                       "status": "pending", "total": total})
+    elif kind == "expire":
+        due = [o for bit, o in enumerate(placed) if step[1] >> bit & 1]
+        session.execute(update(Order).where(Order.id.in_([o["id"] for o in due])).values(created_at=LONG_AGO))
+        expired = orders.expire(session, older_than=EXPIRY_CUTOFF)
+        assert expired == sorted(o["id"] for o in due if o["status"] == "pending")
+        for o in due:
+            o["status"] = "expired" if o["status"] == "pending" else o["status"]
+    elif placed:
+        chosen = placed[step[1] % len(placed)]
+        was = chosen["status"]
+        try:
+            if kind == "confirm":
+                paid = chosen["total"] + (Decimal("5.00") if step[2] == "cash_over" else 0)
+                payments = [{"method": "card" if step[2] == "card" else "cash", "amount": paid}] if paid else []
+                done = orders.confirm(session, chosen["id"], payments, job_id=None,
+                                      credits_per_unit=CREDITS_PER_UNIT)
+            else:
+                done = orders.cancel(session, chosen["id"], user_id=None)
+        except DomainError as exc:
+            assert was != "pending" and exc.code == "order_not_pending", (was, exc.code)
+            assert exc.details["status"] == was
+            raise
+        assert was == "pending"
+        chosen["status"] = done["status"]
+        assert done["status"] == ("confirmed" if kind == "confirm" else "cancelled")
+        if kind == "confirm":  # the reservation became the sale's decrement
+            for key, quantity in chosen["lines"].items():
+                shop["stock"][key] -= quantity
+            order_row = orders.order_of(session, chosen["id"])
+            recorded.append((chosen["branch_id"], orders.TERMINAL,
+                             orders.sale_content(session, order_row, pricing.normalise_payments(payments)),
+                             done["sale_id"]))
+
+
+def check_orders(session, shop: dict, rows: dict) -> None:
+    """Orders' statuses are the model's, what is reserved is what pending orders hold, and a
+    confirmed order has its sale (of the order's total) with an invoice."""
+    held = reserved(shop)
+    assert {key: r for key, (_, r) in rows.items() if r} == {key: r for key, r in held.items() if r}
+    for placed in shop["orders"]:
+        row = session.scalar(select(Order).where(Order.id == placed["id"]).execution_options(populate_existing=True))
+        assert row.status == OrderStatus(placed["status"])
+        assert (row.sale_id is not None) == (placed["status"] == "confirmed")
+        if row.sale_id is not None:
+            sale = session.get(Sale, row.sale_id)
+            assert sale.total == row.total == placed["total"] and sale.branch_id == row.branch_id
+            assert session.scalar(select(func.count()).select_from(Invoice).where(Invoice.sale_id == sale.id)) >= 1
+
+
 def check_invariants(session, shop: dict, charged: int) -> None:
     assert sales.reconcile_stock(session) == []  # stock == its movements, 0 <= reserved <= quantity
     rows = {(r.product_id, r.size, r.branch_id): (r.quantity, r.reserved) for r in session.scalars(
         select(Stock).where(Stock.branch_id.in_(shop["branches"])).execution_options(populate_existing=True))}
     assert {key: q for key, (q, _) in rows.items() if q or key in shop["stock"]} == \
         {key: q for key, q in shop["stock"].items() if q or key in rows}
-    assert all(q >= 0 and 0 <= reserved <= q for q, reserved in rows.values())
+    assert all(q >= 0 and 0 <= held <= q for q, held in rows.values())  # available never negative
+    check_orders(session, shop, rows)
     series = defaultdict(list)
     for branch_id, kind, year, sequence, number in session.execute(
             select(Invoice.branch_id, Invoice.kind, Invoice.year, Invoice.sequence, Invoice.number)):
@@ -204,7 +308,7 @@ def check_money(session, sale: Sale) -> None:
 
 def credits_charged(session, recorded: list) -> int:
     """What the live sales' credits payments took from the wallet."""
-    live = [sale_id for _, _, sale_id in recorded
+    live = [sale_id for _, _, _, sale_id in recorded
             if session.scalar(select(Sale.status).where(Sale.id == sale_id)) == SaleStatus.completed]
     return int(session.scalar(select(func.coalesce(func.sum(SalePayment.credits), 0)).where(
         SalePayment.sale_id.in_(live), SalePayment.method == PaymentMethod.credits)))
@@ -212,7 +316,7 @@ def credits_charged(session, recorded: list) -> int:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
-def test_any_sequence_of_sales_and_stock_moves_keeps_every_invariant(db, steps):
+def test_any_sequence_of_sales_orders_and_stock_moves_keeps_every_invariant(db, steps):
     with db.Session() as session:
         session.begin()
         shop = make_shop(session)
