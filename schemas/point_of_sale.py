@@ -184,3 +184,6 @@ class InvoiceSchema(Schema):
     payments = fields.List(fields.Dict())
     reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
+
+
+InvoicePageSchema = page_schema(InvoiceSchema, "InvoicePage")

@@ -19,9 +19,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models import Branch, DocumentCounter, DocumentKind, Invoice, Sale, SaleItem, SalePayment
+from models import Branch, Customer, DocumentCounter, DocumentKind, Invoice, Sale, SaleItem, SalePayment
 from models.base import utcnow
-from services.sales.catalogue import get
+from services.sales.catalogue import get, list_page
 
 PREFIX = {DocumentKind.invoice: "", DocumentKind.credit_note: "CN-"}
 
@@ -93,6 +93,16 @@ def issue_credit_note(session: Session, sale: Sale, reason: str) -> Invoice:
 
 def invoice_of(session: Session, invoice_id: int) -> Invoice:
     return get(session, Invoice, invoice_id)
+
+
+def customer_invoices(session: Session, customer_id: int, *, branch_id: int | None, limit: int,
+                      cursor: str | None) -> dict:
+    """The invoices and credit notes of the customer's sales (in `branch_id` when given), newest first."""
+    get(session, Customer, customer_id)
+    stmt = select(Invoice).join(Sale, Sale.id == Invoice.sale_id).where(Sale.customer_id == customer_id)
+    if branch_id is not None:
+        stmt = stmt.where(Invoice.branch_id == branch_id)
+    return list_page(session, stmt, Invoice, limit, cursor)
 
 
 def _seller(branch: Branch, sale: Sale) -> dict:
