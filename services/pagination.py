@@ -42,6 +42,14 @@ def _decode(cursor: str, id_col) -> tuple[datetime, object]:
         raise InvalidInput("the cursor is not one this API gave out", code="invalid_cursor") from exc
 
 
+def where_given(stmt: Select, *filters: tuple) -> Select:
+    """`stmt` narrowed to `column == value` for each (column, value) whose value was given (not None)."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def page(session: Session, stmt: Select, model, limit: int, cursor: str | None) -> tuple[list, str | None]:
     """One page of `stmt`'s rows of `model` (which has `created_at` and `id`) and the next cursor."""
     created_col, id_col = model.created_at, model.id

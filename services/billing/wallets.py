@@ -11,7 +11,7 @@ from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind
 from models.base import int_column_max
 from services.billing.ledger import Leg, apply, begin_operation, spend_legs, system_account, user_accounts
 from services.errors import DomainError, NotFound
-from services.pagination import page
+from services.pagination import page, where_given
 
 
 def _result(operation: LedgerOperation, transfers: list[Transfer], **extra) -> dict:
@@ -131,6 +131,4 @@ def transfers_of(session: Session, user_id: int, *, kind: TransferKind | None, l
     """The user's transfers, newest first, either side."""
     mine = select(Account.id).where(Account.owner_id == user_id)
     stmt = select(Transfer).where(or_(Transfer.debit_account_id.in_(mine), Transfer.credit_account_id.in_(mine)))
-    if kind is not None:
-        stmt = stmt.where(Transfer.kind == kind)
-    return page(session, stmt, Transfer, limit, cursor)
+    return page(session, where_given(stmt, (Transfer.kind, kind)), Transfer, limit, cursor)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from models import Branch, Category, Product, Stock
 from models.sales import NO_SIZE
 from services.errors import Conflict, DomainError, NotFound
-from services.pagination import page
+from services.pagination import page, where_given
 
 MAX_ID = 2**31 - 1
 
@@ -77,9 +77,7 @@ def update_branch(session: Session, branch_id: int, changes: dict) -> Branch:
 
 
 def branches(session: Session, *, active: bool | None, limit: int, cursor: str | None) -> dict:
-    stmt = select(Branch)
-    if active is not None:
-        stmt = stmt.where(Branch.active == active)
+    stmt = where_given(select(Branch), (Branch.active, active))
     return list_page(session, stmt, Branch, limit, cursor)
 
 
@@ -117,11 +115,7 @@ def update_category(session: Session, category_id: int, changes: dict) -> Catego
 
 def categories(session: Session, *, active: bool | None, parent_id: int | None, limit: int,
                cursor: str | None) -> dict:
-    stmt = select(Category)
-    if active is not None:
-        stmt = stmt.where(Category.active == active)
-    if parent_id is not None:
-        stmt = stmt.where(Category.parent_id == parent_id)
+    stmt = where_given(select(Category), (Category.active, active), (Category.parent_id, parent_id))
     return list_page(session, stmt, Category, limit, cursor)
 
 
@@ -170,8 +164,5 @@ def products(session: Session, *, q: str | None, category_id: int | None, active
     if q:
         stmt = stmt.where(or_(func.lower(Product.name).contains(q.lower(), autoescape=True),
                               Product.sku == q, Product.barcode == q))
-    if category_id is not None:
-        stmt = stmt.where(Product.category_id == category_id)
-    if active is not None:
-        stmt = stmt.where(Product.active == active)
+    stmt = where_given(stmt, (Product.category_id, category_id), (Product.active, active))
     return list_page(session, stmt, Product, limit, cursor)

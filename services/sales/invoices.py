@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from models import Branch, Customer, DocumentCounter, DocumentKind, Invoice, Sale, SaleItem, SalePayment
 from models.base import utcnow
+from services.pagination import where_given
 from services.sales.catalogue import get, list_page
 
 PREFIX = {DocumentKind.invoice: "", DocumentKind.credit_note: "CN-"}
@@ -100,9 +101,7 @@ def customer_invoices(session: Session, customer_id: int, *, branch_id: int | No
     """The invoices and credit notes of the customer's sales (in `branch_id` when given), newest first."""
     get(session, Customer, customer_id)
     stmt = select(Invoice).join(Sale, Sale.id == Invoice.sale_id).where(Sale.customer_id == customer_id)
-    if branch_id is not None:
-        stmt = stmt.where(Invoice.branch_id == branch_id)
-    return list_page(session, stmt, Invoice, limit, cursor)
+    return list_page(session, where_given(stmt, (Invoice.branch_id, branch_id)), Invoice, limit, cursor)
 
 
 def _seller(branch: Branch, sale: Sale) -> dict:

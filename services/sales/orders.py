@@ -19,6 +19,7 @@ from models import MovementReason, Order, OrderItem, OrderStatus
 from models.base import utcnow
 from services.errors import Conflict
 from services.sales import pricing, selling
+from services.pagination import where_given
 from services.sales.catalogue import get, list_page
 from services.sales.stock import Move, apply
 
@@ -161,13 +162,9 @@ def order_view(session: Session, order_id: int) -> dict:
 
 def orders_page(session: Session, *, branch_id: int | None, status: str | None, customer_id: int | None,
                 limit: int, cursor: str | None) -> dict:
-    stmt = select(Order)
-    if branch_id is not None:
-        stmt = stmt.where(Order.branch_id == branch_id)
-    if status is not None:
-        stmt = stmt.where(Order.status == OrderStatus(status))
-    if customer_id is not None:
-        stmt = stmt.where(Order.customer_id == customer_id)
+    stmt = where_given(select(Order), (Order.branch_id, branch_id),
+                       (Order.status, OrderStatus(status) if status is not None else None),
+                       (Order.customer_id, customer_id))
     return list_page(session, stmt, Order, limit, cursor)
 
 

@@ -21,6 +21,7 @@ from models.base import utcnow
 from services import billing
 from services.errors import Conflict
 from services.sales import invoices, pricing
+from services.pagination import where_given
 from services.sales.catalogue import get, list_page
 from services.sales.stock import Move, apply
 
@@ -144,11 +145,7 @@ def sale_view(session: Session, sale_id: int) -> dict:
 
 def sales_page(session: Session, *, branch_id: int | None, customer_id: int | None, limit: int,
                cursor: str | None) -> dict:
-    stmt = select(Sale)
-    if branch_id is not None:
-        stmt = stmt.where(Sale.branch_id == branch_id)
-    if customer_id is not None:
-        stmt = stmt.where(Sale.customer_id == customer_id)
+    stmt = where_given(select(Sale), (Sale.branch_id, branch_id), (Sale.customer_id, customer_id))
     return list_page(session, stmt, Sale, limit, cursor)
 
 

@@ -19,6 +19,7 @@ from models import Branch, InventoryMovement, MovementReason, Product, Stock
 from models.base import utcnow
 from models.sales import NO_SIZE
 from services.errors import DomainError
+from services.pagination import where_given
 from services.sales.catalogue import get, list_page
 
 MAX_QUANTITY = 2**31 - 1  # the stock column is an INTEGER
@@ -144,9 +145,7 @@ def transfer(session: Session, from_branch_id: int, to_branch_id: int, items: li
 
 def stock_of(session: Session, branch_id: int, *, product_id: int | None, limit: int, cursor: str | None) -> dict:
     get(session, Branch, branch_id)
-    stmt = select(Stock).where(Stock.branch_id == branch_id)
-    if product_id is not None:
-        stmt = stmt.where(Stock.product_id == product_id)
+    stmt = where_given(select(Stock).where(Stock.branch_id == branch_id), (Stock.product_id, product_id))
     return list_page(session, stmt, Stock, limit, cursor)
 
 
@@ -154,7 +153,6 @@ def movements_of(session: Session, branch_id: int, *, product_id: int | None, li
                  cursor: str | None) -> dict:
     """The branch's inventory movements, newest first."""
     get(session, Branch, branch_id)
-    stmt = select(InventoryMovement).where(InventoryMovement.branch_id == branch_id)
-    if product_id is not None:
-        stmt = stmt.where(InventoryMovement.product_id == product_id)
+    stmt = where_given(select(InventoryMovement).where(InventoryMovement.branch_id == branch_id),
+                       (InventoryMovement.product_id, product_id))
     return list_page(session, stmt, InventoryMovement, limit, cursor)
