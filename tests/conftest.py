@@ -70,7 +70,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from config import load_settings  # noqa: E402
-from models import Base  # noqa: E402
+from models import Base, Role  # noqa: E402
 import tasks  # noqa: E402,F401  the in-process worker runs every kind
 import tests.kinds  # noqa: E402,F401  and the kinds that only the tests use
 from tests.support import ChildProcess, WorkerProcess, make_user  # noqa: E402
@@ -220,6 +220,12 @@ def customer(app):
 @pytest.fixture
 def auth(customer):
     return customer[1]
+
+
+@pytest.fixture
+def admin(app):
+    """The headers of a new admin."""
+    return make_user(app, Role.admin)[1]
 
 
 @pytest.fixture

@@ -8,11 +8,6 @@ from models import Role
 from tests.sales_support import branch, counts, created, product, staff
 
 
-@pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
-
-
 def test_branches_crud_and_duplicate_code(app, client, admin):
     made = branch(client, admin, "B01", address="Main St 1", timezone="Europe/Madrid")
     assert made["timezone"] == "Europe/Madrid" and made["active"] is True

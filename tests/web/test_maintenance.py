@@ -15,11 +15,6 @@ FLAG = "/api/v1/admin/flags/maintenance_mode"
 
 
 @pytest.fixture
-def admin(app):
-    return make_user(app, Role.admin)[1]
-
-
-@pytest.fixture
 def switch(app, admin):
     """Switch maintenance mode through the API; always off again after the test (for every process)."""
     client = app.test_client()

@@ -26,11 +26,6 @@ _order_ids = itertools.count(1)
 
 
 @pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
-
-
-@pytest.fixture
 def shop(app, client, admin):
     """Branch A with 5 mugs (10.00, taxed 21 %) and 2 shirts in S; branch B; a seller and a manager in A."""
     ids = {"a": branch(client, admin, "A")["id"], "b": branch(client, admin, "B")["id"],

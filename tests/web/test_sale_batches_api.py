@@ -16,11 +16,6 @@ YEAR = datetime.now(timezone.utc).year
 
 
 @pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
-
-
-@pytest.fixture
 def shop(app, client, admin):
     ids = {"a": branch(client, admin, "A")["id"], "b": branch(client, admin, "B")["id"],
            "mug": product(client, admin, "MUG", price="10.00", tax_rate="0.21")["id"]}

@@ -20,11 +20,6 @@ YEAR = datetime.now(timezone.utc).year
 
 
 @pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
-
-
-@pytest.fixture
 def shop(app, client, admin):
     """Branch A (stocked) and B; a mug at 10.00 taxed 21 %, two pens at 0.10 taxed 25 %, a shirt in sizes."""
     ids = {"a": branch(client, admin, "A")["id"], "b": branch(client, admin, "B")["id"],

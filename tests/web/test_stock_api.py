@@ -17,11 +17,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 @pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
-
-
-@pytest.fixture
 def shop(client, admin):
     """Two branches, a product without sizes and one in sizes."""
     return {"a": branch(client, admin, "A")["id"], "b": branch(client, admin, "B")["id"],
