@@ -13,7 +13,7 @@ from schemas.orders import ConfirmOrderSchema, OrderListArgsSchema, OrderPageSch
 from services.sales import orders, pricing, selling
 from web.auth import current_principal, require_auth
 from web.blueprints.jobs import submission
-from web.branch_scope import require_branch
+from web.branch_scope import branches_in_view, require_branch
 from web.submit import submit_job
 from worker.runtime import get_db, get_settings
 
@@ -29,13 +29,10 @@ class Orders(MethodView):
     def get(self, args):
         """Orders, newest first: admins any branch's (`branch_id`, all when absent), others their own;
         filtered by `status` and `customer_id`."""
-        principal = current_principal()
-        branch_id = args["branch_id"]
-        if principal.role != Role.admin:
-            branch_id = branch_id or principal.branch_id
-            if branch_id is None:  # staff in no branch see no branch's orders
-                return {"items": [], "next_cursor": None}
-            require_branch(branch_id)
+        branches = branches_in_view(args["branch_id"])
+        if branches == []:  # staff in no branch
+            return {"items": [], "next_cursor": None}
+        branch_id = branches[0] if branches else None
         with get_db().read() as session:
             return orders.orders_page(session, branch_id=branch_id, status=args["status"],
                                       customer_id=args["customer_id"], limit=args["limit"], cursor=args["cursor"])

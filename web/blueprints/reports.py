@@ -13,9 +13,9 @@ from schemas.reports import (BranchArgsSchema, DailyArgsSchema, DailyReportSchem
 from services.reports import daily, dashboard, low_stock
 from services.reports.days import check_range
 from services.sales.catalogue import get
-from web.auth import current_principal, require_auth
+from web.auth import require_auth
 from web.blueprints.jobs import submission
-from web.branch_scope import require_branch
+from web.branch_scope import branches_in_view
 from web.csv_export import csv_response
 from web.submit import submit_job
 from worker.runtime import get_db, get_settings
@@ -26,18 +26,6 @@ DAILY_COLUMNS = ("branch_id", "day", "timezone", "sales_count", "subtotal", "tax
                  "cancelled_count", "cancelled_total")
 LOW_STOCK_COLUMNS = ("branch_id", "branch_code", "product_id", "sku", "name", "size", "quantity", "reserved",
                      "min_stock", "low_since")
-
-
-def branches_in_view(branch_id: int | None) -> list[int] | None:
-    """The branches a report covers: an admin's choice (None: all), anyone else's own branch (403 elsewhere)."""
-    principal = current_principal()
-    if principal.role == Role.admin:
-        return None if branch_id is None else [branch_id]
-    branch_id = branch_id or principal.branch_id
-    if branch_id is None:  # staff in no branch see no branch's figures
-        return []
-    require_branch(branch_id)
-    return [branch_id]
 
 
 @blp.route("/reports/daily")
