@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from models import (Account, Branch, Category, Customer, DocumentCounter, InventoryMovement, Invoice, Job,
-                    LedgerOperation, Order, OrderItem, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer,
-                    User)
+                    LedgerOperation, Order, OrderItem, Product, Role, Sale, SaleItem, SalePayment, Stock, Transfer)
 from tests.support import make_user
 
 SALES_TABLES = (Branch, Category, Product, Stock, InventoryMovement, Job, Customer, Sale, SaleItem, SalePayment,
@@ -18,10 +17,7 @@ _sale_ids = itertools.count(1)
 
 def staff(app, role: Role, branch_id: int | None = None) -> dict:
     """Headers of a new user of `role`, belonging to `branch_id`."""
-    user_id, headers = make_user(app, role)
-    with app.extensions["conveyor"].db.Session.begin() as session:
-        session.execute(update(User).where(User.id == user_id).values(branch_id=branch_id))
-    return headers
+    return make_user(app, role, branch_id)[1]
 
 
 def created(answer) -> dict:
