@@ -73,6 +73,9 @@ class Settings:
     order_reservation_minutes: int
     invoice_font_path: str
     reports_max_days: int
+    # Files (imports, exports): see _read_storage.
+    storage_backend: str
+    upload_dir: str
 
     @property
     def development(self) -> bool:
@@ -179,6 +182,7 @@ def _read(env: Env) -> Settings:
         log_json=env.bool("LOG_JSON", app_env != "development"),
         **_read_limits_and_flags(env),
         **_read_sales(env),
+        **_read_storage(env),
     )
 
 
@@ -227,6 +231,14 @@ def _read_sales(env: Env) -> dict:
         "invoice_font_path": env.str("INVOICE_FONT_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
         # The longest range of days a report reads or a rebuild recomputes at once.
         "reports_max_days": env.int("REPORTS_MAX_DAYS", 366, validate=Range(1, 3660)),
+    }
+
+
+def _read_storage(env: Env) -> dict:
+    return {
+        # Where uploaded and exported files are kept: a directory every worker can read, or S3.
+        "storage_backend": env.str("STORAGE_BACKEND", "local", validate=OneOf(["local", "s3"])),
+        "upload_dir": env.str("UPLOAD_DIR", str(ROOT / "var" / "uploads")),
     }
 
 
