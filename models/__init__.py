@@ -11,11 +11,12 @@ from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, Paymen
                                   SaleStatus)
 from models.reports import DailySummary, InvoicePdf, LowStockEvent
 from models.sales import Branch, Category, InventoryMovement, MovementReason, Product, Stock
+from models.subscriptions import Period, Subscription, SubscriptionStatus, Tier
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
            "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
            "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
-           "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role",
-           "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus",
+           "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Period", "Product", "Role",
+           "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Subscription", "SubscriptionStatus", "Tier", "Transfer", "TransferKind", "TransferStatus",
            "User"]

@@ -1,7 +1,7 @@
 """The credit ledger: accounts, the transfers between them, and the operations that group transfers.
 
 Double entry: a transfer moves a positive amount from its debit account to its credit account, so
-all balances always sum to zero. Users' accounts may never go below zero (holds included);
+all balances always sum to zero (system accounts' balances are their transfers' sums, not stored). Users' accounts may never go below zero (holds included);
 system accounts (bonuses, payments, revenue, ...) may.
 """
 
@@ -64,6 +64,7 @@ class Account(Base):
     kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind, "account_kind"))
     # System accounts are known by name: "bonus", "payments", "revenue", "adjustments", ...
     name: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Users' accounts only: a system account's balance is the sum of its transfers (services/billing/ledger.py).
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     pending: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

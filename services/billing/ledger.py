@@ -1,9 +1,14 @@
 """The ledger's one mechanism: post an operation's transfers to its accounts, all or none.
 
-Balances live on the account rows and move only by conditional UPDATEs that cannot overdraw a
-user's account (`balance - pending` stays >= 0), on PostgreSQL and SQLite alike. Every operation
-first locks the user's own accounts, and updates accounts users-first, system-last, each group in
-id order: one global order, so concurrent operations never deadlock.
+Users' balances live on their account rows and move only by conditional UPDATEs that cannot
+overdraw them (`balance - pending` stays >= 0), on PostgreSQL and SQLite alike. Every operation first
+locks the user's own accounts and updates them in id order, so concurrent operations never deadlock.
+
+System accounts (bonus, payments, revenue, ...) are on the other side of nearly every operation, so a
+row of theirs updated in every transaction would serialise the whole ledger behind one lock. Their
+balances are not stored: they are the sums of their posted transfers (services/billing/balances.py),
+double entry still holds transfer by transfer, and reconciliation checks every user balance against
+the same transfers.
 """
 
 from __future__ import annotations
@@ -123,19 +128,19 @@ def apply(session: Session, operation: LedgerOperation, legs: list[Leg], *,
     for held in releases:
         pending[held.debit_account_id] -= held.amount
         accounts[held.debit_account_id] = session.get(Account, held.debit_account_id)
-    for account_id in sorted(accounts, key=lambda i: (accounts[i].owner_id is None, i)):
+    users_accounts = sorted(i for i, account in accounts.items() if account.owner_id is not None)
+    for account_id in users_accounts:
         moved = session.execute(
             update(Account)
             .where(Account.id == account_id,
-                   Account.owner_id.is_(None) | (Account.balance + balance[account_id]
-                                                 - Account.pending - pending[account_id] >= 0))
+                   Account.balance + balance[account_id] - Account.pending - pending[account_id] >= 0)
             .values(balance=Account.balance + balance[account_id], pending=Account.pending + pending[account_id])
             .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             raise InsufficientFunds("not enough credits available", details={"account_id": account_id})
-    for account in accounts.values():
-        session.expire(account, ["balance", "pending"])
+    for account_id in users_accounts:
+        session.expire(accounts[account_id], ["balance", "pending"])
     for held in releases:
         voided = session.execute(
             update(Transfer).where(Transfer.id == held.id, Transfer.status == TransferStatus.pending)

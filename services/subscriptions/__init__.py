@@ -1,0 +1,1 @@
+"""Tiers, subscriptions, and the credit refresh of each period."""
