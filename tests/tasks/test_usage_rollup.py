@@ -1,0 +1,77 @@
+"""The usage rollup as beat runs it (a system job on a real worker): idempotent and incremental."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import delete, select
+
+from models import UsageDaily, UsageRollupState, UsageTierDaily
+from models.usage import MEASURES
+from services.usage import rollup
+from tests.support import wait_for_status
+from tests.usage_support import D1, D2, charge, usage_of_two_users
+from worker.submission import enqueue
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def run_rollup(app, db) -> dict:
+    with app.app_context(), db.Session.begin() as session:
+        job, _ = enqueue(session, "usage.rollup", {}, idempotency_key=f"test rollup {uuid.uuid4()}")
+    job = wait_for_status(app, job.id)
+    assert job.status.value == "succeeded", job.error
+    return job.result
+
+
+def rows(db) -> dict:
+    with db.Session() as session:
+        users = {(r.day, r.user_id, r.model): tuple(getattr(r, m) for m in MEASURES)
+                 for r in session.scalars(select(UsageDaily))}
+        tiers = {(r.day, r.tier): tuple(getattr(r, m) for m in MEASURES) for r in session.scalars(select(UsageTierDaily))}
+    return {"users": users, "tiers": tiers}
+
+
+def measures(**given) -> tuple:
+    return tuple(given.get(m, 0) for m in MEASURES)
+
+
+def test_the_rollup_sums_each_day_once_and_recomputes_only_the_days_that_changed(app, db):
+    people = usage_of_two_users(app, db)
+    a, b = people["a"], people["b"]
+    assert run_rollup(app, db) == {"days": [str(D1), str(D2)]}
+    first = rows(db)
+    assert first["users"] == {
+        (D1, a, ""): measures(credits_spent=50, credits_charged=30, credits_captured=25, credits_refunded=5,
+                              calls=2, errors=1),
+        (D2, a, ""): measures(credits_spent=20, credits_charged=20),
+        (D1, b, ""): measures(credits_spent=10, credits_charged=10)}
+    assert first["tiers"] == {
+        (D1, "free"): first["users"][(D1, a, "")], (D2, "free"): first["users"][(D2, a, "")],
+        (D1, "basic"): first["users"][(D1, b, "")]}
+
+    assert run_rollup(app, db) == {"days": []}  # nothing changed
+    assert rows(db) == first
+
+    charge(db, b, 7, D2)
+    assert run_rollup(app, db) == {"days": [str(D2)]}  # only the day of the new charge
+    after = rows(db)
+    assert after["users"] == {**first["users"], (D2, b, ""): measures(credits_spent=7, credits_charged=7)}
+    assert after["tiers"][(D2, "basic")] == measures(credits_spent=7, credits_charged=7)
+
+    # Without watermarks every day is recomputed, to the same rows.
+    with db.Session.begin() as session:
+        session.execute(delete(UsageRollupState))
+    assert run_rollup(app, db) == {"days": [str(D1), str(D2)]}
+    assert rows(db) == after
+
+
+def test_a_day_recomputed_gives_the_same_rows(app, db):
+    usage_of_two_users(app, db)
+    for _ in range(2):
+        with db.Session.begin() as session:
+            assert rollup.recompute_day(session, D1) == 2
+        if _ == 0:
+            once = rows(db)
+    assert rows(db) == once and len(once["tiers"]) == 2
