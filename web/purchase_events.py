@@ -19,16 +19,16 @@ def handle(event: dict, data: dict):
     if kind is None:
         return jsonify({"status": "ignored", "type": event["type"]}), 200
     payload = {"event_id": event["id"], "purchase_id": data["purchase_id"]}
-    refused = None
-    with get_db().Session.begin() as session:
+    with get_db().read() as session:
         purchase = get_purchase(session, data["purchase_id"])
-        if event["type"] == "payment.succeeded":
-            if data["amount"] is None or data["currency"] is None:
-                raise DomainError("a payment names its amount and currency", code="validation_error",
-                                  details={"json": {"amount": ["required"], "currency": ["required"]}})
-            payload.update(amount=str(data["amount"]), currency=data["currency"])
-            if refused := payment_mismatch(purchase, data["amount"], data["currency"]):
+    if event["type"] == "payment.succeeded":
+        if data["amount"] is None or data["currency"] is None:
+            raise DomainError("a payment names its amount and currency", code="validation_error",
+                              details={"json": {"amount": ["required"], "currency": ["required"]}})
+        # A purchase's price never changes: checked here, the event is refused at once (and again in the job).
+        if refused := payment_mismatch(purchase, data["amount"], data["currency"]):
+            with get_db().Session.begin() as session:
                 refuse_event(session, purchase.id, event, refused)
-    if refused:
-        raise refused
+            raise refused
+        payload.update(amount=str(data["amount"]), currency=data["currency"])
     return submit_job(kind, payload, owner_id=None, idempotency_key=f"payment event {event['id']}")

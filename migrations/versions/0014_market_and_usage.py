@@ -18,19 +18,21 @@ branch_labels = None
 depends_on = None
 
 
+MEASURES = ('credits_spent', 'credits_charged', 'credits_captured', 'credits_refunded', 'calls', 'errors',
+            'tokens_in', 'tokens_out')
+
+
+def _measures() -> list[sa.Column]:
+    """Both rollups' measure columns (models/usage.py)."""
+    return [sa.Column(name, sa.BigInteger(), nullable=False) for name in MEASURES]
+
+
 def upgrade() -> None:
     op.create_table('usage_daily',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('model', sa.String(length=100), nullable=False),
-    sa.Column('credits_spent', sa.BigInteger(), nullable=False),
-    sa.Column('credits_charged', sa.BigInteger(), nullable=False),
-    sa.Column('credits_captured', sa.BigInteger(), nullable=False),
-    sa.Column('credits_refunded', sa.BigInteger(), nullable=False),
-    sa.Column('calls', sa.BigInteger(), nullable=False),
-    sa.Column('errors', sa.BigInteger(), nullable=False),
-    sa.Column('tokens_in', sa.BigInteger(), nullable=False),
-    sa.Column('tokens_out', sa.BigInteger(), nullable=False),
+    *_measures(),
     sa.PrimaryKeyConstraint('day', 'user_id', 'model', name=op.f('pk_usage_daily'))
     )
     with op.batch_alter_table('usage_daily', schema=None) as batch_op:
@@ -45,14 +47,7 @@ def upgrade() -> None:
     op.create_table('usage_tier_daily',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('tier', sa.String(length=32), nullable=False),
-    sa.Column('credits_spent', sa.BigInteger(), nullable=False),
-    sa.Column('credits_charged', sa.BigInteger(), nullable=False),
-    sa.Column('credits_captured', sa.BigInteger(), nullable=False),
-    sa.Column('credits_refunded', sa.BigInteger(), nullable=False),
-    sa.Column('calls', sa.BigInteger(), nullable=False),
-    sa.Column('errors', sa.BigInteger(), nullable=False),
-    sa.Column('tokens_in', sa.BigInteger(), nullable=False),
-    sa.Column('tokens_out', sa.BigInteger(), nullable=False),
+    *_measures(),
     sa.PrimaryKeyConstraint('day', 'tier', name=op.f('pk_usage_tier_daily'))
     )
     op.create_table('market_products',

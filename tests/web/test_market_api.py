@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import PurchaseStatus, RefusedPaymentEvent, Transfer, TransferKind
+from services import billing
 from tests.support import ensure_tier, make_user, wait_for_status, webhook
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -156,19 +157,21 @@ def test_a_failed_payment_fails_a_tier_purchase(app, client, db, admin):
     assert shown["failed_at"] is not None
 
 
-def test_a_refund_takes_back_only_the_credits_still_unspent(app, client, admin):
-    _, auth = make_user(app)
+def test_a_refund_takes_back_only_the_credits_still_unspent(app, client, db, admin):
+    user_id, auth = make_user(app)
     purchase_id = buy(client, auth, add_product(client, admin)["id"])
     deliver(client, app, paid(purchase_id, "evt_paid"))
     spent = client.post("/api/v1/wallet/charges", json={"amount": 300}, headers={**auth, "Prefer": "wait=20"})
     assert spent.json["status"] == "succeeded"
+    with db.Session.begin() as session:  # 100 more are reserved by an open hold: not available to take
+        billing.hold(session, user_id, 100, key="test-hold")
     refund = {"id": "evt_refund", "type": "payment.refunded", "data": {"purchase_id": purchase_id}}
     job = deliver(client, app, refund)
-    assert (job.result["refund_taken"], job.result["refund_not_taken"]) == (200, 300)
-    assert deliver(client, app, {**refund, "id": "evt_refund_again"}).result["refund_taken"] == 200
-    assert wallet(client, auth) == {**wallet(client, auth), "purchased": 0, "available": 0}
+    assert (job.result["refund_taken"], job.result["refund_not_taken"]) == (100, 400)
+    assert deliver(client, app, {**refund, "id": "evt_refund_again"}).result["refund_taken"] == 100
+    assert wallet(client, auth) == {**wallet(client, auth), "purchased": 100, "held": 100, "available": 0}
     shown = purchase(client, auth, purchase_id)
-    assert (shown["status"], shown["refund_taken"], shown["refund_not_taken"]) == ("refunded", 200, 300)
+    assert (shown["status"], shown["refund_taken"], shown["refund_not_taken"]) == ("refunded", 100, 400)
 
 
 def test_a_refund_of_a_pack_all_spent_takes_nothing_and_a_pending_purchase_is_not_refunded(app, client, admin):
