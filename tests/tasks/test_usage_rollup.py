@@ -7,21 +7,29 @@ import uuid
 import pytest
 from sqlalchemy import delete, select
 
+from config import load_settings
 from models import UsageDaily, UsageRollupState, UsageTierDaily
 from models.usage import MEASURES
 from services.usage import rollup
+from tasks.beat import start_job
 from tests.support import wait_for_status
 from tests.usage_support import D1, D2, charge, usage_of_two_users
+from worker.schedule import beat_schedule
 from worker.submission import enqueue
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-def run_rollup(app, db) -> dict:
-    with app.app_context(), db.Session.begin() as session:
-        job, _ = enqueue(session, "usage.rollup", {}, idempotency_key=f"test rollup {uuid.uuid4()}")
-    job = wait_for_status(app, job.id)
-    assert job.status.value == "succeeded", job.error
+def run_rollup(app, db, *, by_beat: bool = False) -> dict:
+    """A rollup run: beat's own schedule entry, or (beat starts one a minute at most) one of the same kind."""
+    if by_beat:
+        entry = beat_schedule(load_settings())["usage-rollup"]
+        job_id = start_job.apply(args=entry["args"]).get()
+    else:
+        with app.app_context(), db.Session.begin() as session:
+            job_id = enqueue(session, "usage.rollup", {}, idempotency_key=f"test rollup {uuid.uuid4()}")[0].id
+    job = wait_for_status(app, job_id)
+    assert job.status.value == "succeeded" and job.owner_id is None, job.error
     return job.result
 
 
@@ -40,7 +48,7 @@ def measures(**given) -> tuple:
 def test_the_rollup_sums_each_day_once_and_recomputes_only_the_days_that_changed(app, db):
     people = usage_of_two_users(app, db)
     a, b = people["a"], people["b"]
-    assert run_rollup(app, db) == {"days": [str(D1), str(D2)]}
+    assert run_rollup(app, db, by_beat=True) == {"days": [str(D1), str(D2)]}
     first = rows(db)
     assert first["users"] == {
         (D1, a, ""): measures(credits_spent=50, credits_charged=30, credits_captured=25, credits_refunded=5,
@@ -67,11 +75,14 @@ def test_the_rollup_sums_each_day_once_and_recomputes_only_the_days_that_changed
     assert rows(db) == after
 
 
+def recompute(db, day) -> dict:
+    with db.Session.begin() as session:
+        assert rollup.recompute_day(session, day) == 2  # users a and b
+    return rows(db)
+
+
 def test_a_day_recomputed_gives_the_same_rows(app, db):
     usage_of_two_users(app, db)
-    for _ in range(2):
-        with db.Session.begin() as session:
-            assert rollup.recompute_day(session, D1) == 2
-        if _ == 0:
-            once = rows(db)
-    assert rows(db) == once and len(once["tiers"]) == 2
+    once = recompute(db, D1)
+    assert len(once["users"]) == 2 and len(once["tiers"]) == 2
+    assert recompute(db, D1) == once
