@@ -18,8 +18,8 @@ from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
            "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
-           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent", "MarketProduct",
-           "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Period", "Product", "ProductKind", "Purchase",
-           "PurchaseStatus", "RefusedPaymentEvent", "Role",
-           "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Subscription", "SubscriptionStatus", "Tier", "Transfer", "TransferKind", "TransferStatus",
-           "UsageDaily", "UsageRollupState", "UsageTierDaily", "User"]
+           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
+           "MarketProduct", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod",
+           "Period", "Product", "ProductKind", "Purchase", "PurchaseStatus", "RefusedPaymentEvent", "Role", "Sale",
+           "SaleItem", "SalePayment", "SaleStatus", "Stock", "Subscription", "SubscriptionStatus", "Tier", "Transfer",
+           "TransferKind", "TransferStatus", "UsageDaily", "UsageRollupState", "UsageTierDaily", "User"]

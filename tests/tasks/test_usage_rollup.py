@@ -38,7 +38,8 @@ def rows(db) -> dict:
     with db.Session() as session:
         users = {(r.day, r.user_id, r.model): tuple(getattr(r, m) for m in MEASURES)
                  for r in session.scalars(select(UsageDaily))}
-        tiers = {(r.day, r.tier): tuple(getattr(r, m) for m in MEASURES) for r in session.scalars(select(UsageTierDaily))}
+        tiers = {(r.day, r.tier): tuple(getattr(r, m) for m in MEASURES)
+                 for r in session.scalars(select(UsageTierDaily))}
     return {"users": users, "tiers": tiers}
 
 

@@ -6,8 +6,8 @@ from flask.views import MethodView
 
 from models import Role
 from schemas.common import PageArgsSchema
-from schemas.market import (MarketProductCreateSchema, MarketProductListSchema, MarketProductSchema, MarketProductUpdateSchema,
-                            PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema)
+from schemas.market import (MarketProductCreateSchema, MarketProductListSchema, MarketProductSchema,
+                            MarketProductUpdateSchema, PurchaseCreateSchema, PurchasePageSchema, PurchaseSchema)
 from services.market import products, purchases
 from web.auth import current_principal, require_auth
 from web.parsing import Blueprint
