@@ -73,6 +73,9 @@ class Settings:
     order_reservation_minutes: int
     invoice_font_path: str
     reports_max_days: int
+    # Usage analytics (see _read_usage).
+    usage_max_days: int
+    usage_rollup_grace_seconds: int
     # Files (imports, exports): see _read_storage.
     storage_backend: str
     upload_dir: str
@@ -183,6 +186,7 @@ def _read(env: Env) -> Settings:
         **_read_limits_and_flags(env),
         **_read_sales(env),
         **_read_storage(env),
+        **_read_usage(env),
     )
 
 
@@ -231,6 +235,15 @@ def _read_sales(env: Env) -> dict:
         "invoice_font_path": env.str("INVOICE_FONT_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
         # The longest range of days a report reads or a rebuild recomputes at once.
         "reports_max_days": env.int("REPORTS_MAX_DAYS", 366, validate=Range(1, 3660)),
+    }
+
+
+def _read_usage(env: Env) -> dict:
+    return {
+        # The longest range of days a usage query reads at once.
+        "usage_max_days": env.int("USAGE_MAX_DAYS", 366, validate=Range(1, 3660)),
+        # How long a write transaction may take to commit: the rollup looks this far back behind its watermarks.
+        "usage_rollup_grace_seconds": env.int("USAGE_ROLLUP_GRACE_SECONDS", 300, validate=Range(1, 86_400)),
     }
 
 

@@ -39,6 +39,8 @@ class Job(Base):
         # The outbox dispatcher and the lease reaper scan by status and time.
         Index("ix_jobs_status_available", "status", "available_at"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+        # The usage rollup finds the days whose finished jobs changed (services/usage/sources.py).
+        Index("ix_jobs_finished_at", "finished_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

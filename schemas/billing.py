@@ -75,7 +75,9 @@ class PaymentEventSchema(Schema):
 
     id = Text(200, min_length=1, required=True)
     type = Text(100, min_length=1, required=True)
-    data = fields.Dict(required=True, metadata={"description": 'for "payment.succeeded": {"user_id", "amount"}'})
+    data = fields.Dict(required=True, metadata={"description": 'a top-up: {"user_id", "amount"} (payment.succeeded); '
+                                                               'a purchase: {"purchase_id", "amount", "currency"} '
+                                                               '(payment.succeeded, payment.failed, payment.refunded)'})
 
 
 class IgnoredEventSchema(Schema):

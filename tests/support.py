@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import socket
@@ -13,9 +14,12 @@ import time
 import uuid
 
 from config import ROOT
-from models import FINISHED, Branch, Job, JobStatus, Role
+from sqlalchemy import select
+
+from models import FINISHED, Branch, Job, JobStatus, Period, Role, Tier
 from services import auth as auth_service
 from services import sessions
+from services.billing.signatures import sign
 
 _emails = itertools.count()
 PASSWORD_HASH = auth_service.hash_password("password123")  # hashed once: argon2 is slow on purpose
@@ -26,6 +30,17 @@ def ensure_branch(session, branch_id: int | None) -> None:
     if branch_id is not None and session.get(Branch, branch_id) is None:
         session.add(Branch(id=branch_id, name=f"Branch {branch_id}", code=f"TEST-{branch_id}"))
         session.flush()
+
+
+def ensure_tier(db, name: str) -> int:
+    """The id of tier `name`, made (monthly, 1,000 credits) if missing: each test empties the seeded tiers."""
+    with db.Session.begin() as session:
+        tier = session.scalar(select(Tier).where(Tier.name == name))
+        if tier is None:
+            tier = Tier(name=name, credits_per_period=1000, period=Period.monthly)
+            session.add(tier)
+            session.flush()
+        return tier.id
 
 
 def make_user(app, role: Role = Role.customer, branch_id: int | None = None) -> tuple[int, dict]:
@@ -46,6 +61,17 @@ def register(client, email: str = "payer@example.com") -> tuple[int, dict]:
     """Sign up over HTTP (with the signup bonus); the user's id and the headers that authenticate as them."""
     answer = client.post("/api/v1/auth/register", json={"email": email, "password": "password123"})
     return answer.json["user"]["id"], {"Authorization": f"Bearer {answer.json['access_token']}"}
+
+
+WEBHOOK = "/api/v1/billing/webhooks/payments"
+
+
+def webhook(client, app, event: dict, *, at: float | None = None, secret: str | None = None):
+    """Deliver a payment provider's event, signed as the provider would."""
+    body = json.dumps(event).encode()
+    secret = secret or app.extensions["conveyor"].settings.payment_webhook_secrets[0]
+    header = sign(secret, body, int(at or time.time()))
+    return client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json", "Conveyor-Signature": header})
 
 
 def load_job(app, job_id) -> Job:

@@ -18,6 +18,7 @@ QUEUES = ("default", "billing", "sales", "imports", "llm", "maintenance")
 # the tasks `conveyor.jobs.<kind>`, beat's timed tasks `conveyor.beat.<name>`.
 ROUTES: dict[str, str] = {
     "conveyor.jobs.billing.*": "billing",
+    "conveyor.jobs.market.*": "billing",  # purchases move credits
     "conveyor.jobs.sales.*": "sales",
     "conveyor.jobs.imports.*": "imports",
     "conveyor.jobs.llm.*": "llm",

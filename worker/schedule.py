@@ -28,6 +28,8 @@ def beat_schedule(settings: Settings) -> dict:
                        "options": {"expires": 3000}},
         "low-stock-events": {"task": "conveyor.beat.start_job", "schedule": crontab(minute="*/15"),
                              "args": ("reports.low_stock_events", {}), "options": {"expires": 600}},
+        "usage-rollup": {"task": "conveyor.beat.start_job", "schedule": crontab(minute="*/5"),
+                         "args": ("usage.rollup", {}), "options": {"expires": 300}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }

@@ -59,10 +59,10 @@ def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | No
                     legs=_credit(session, "bonus", AccountKind.granted, amount, TransferKind.bonus, "signup bonus"))
 
 
-def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None) -> dict:
-    """A payment succeeded: credit the user's purchased credits, once per provider event."""
+def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None, key: str | None = None) -> dict:
+    """A payment succeeded: credit the user's purchased credits, once per `key` (by default, per provider event)."""
     require_user(session, user_id)
-    return _operate(session, key=f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
+    return _operate(session, key=key or f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
                     job_id=job_id, legs=_credit(session, "payments", AccountKind.purchased, amount,
                                                 TransferKind.topup, f"payment {event_id}"))
 

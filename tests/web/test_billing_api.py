@@ -9,23 +9,15 @@ import pytest
 
 from models import Role, User
 from services.billing.signatures import sign
-from tests.support import ensure_branch, load_job, make_user, register, wait_for_status
+from tests.support import WEBHOOK, ensure_branch, load_job, make_user, register, wait_for_status, webhook
 
 pytestmark = pytest.mark.usefixtures("worker")
-WEBHOOK = "/api/v1/billing/webhooks/payments"
 
 
 def wait(client, headers, path, body):
     answer = client.post(path, json=body, headers={**headers, "Prefer": "wait=20"})
     assert answer.status_code == 200, answer.json
     return answer.json
-
-
-def webhook(client, app, event: dict, *, at: float | None = None, secret: str | None = None):
-    body = json.dumps(event).encode()
-    secret = secret or app.extensions["conveyor"].settings.payment_webhook_secrets[0]
-    header = sign(secret, body, int(at or time.time()))
-    return client.post(WEBHOOK, data=body, headers={"Content-Type": "application/json", "Conveyor-Signature": header})
 
 
 def test_registration_grants_the_signup_bonus(client):

@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from models import Job
+from services.usage import queries as usage_queries
 from web.errors import error_response
 from worker.runtime import get_db, get_settings
 from worker.queues import queue_depths
@@ -21,7 +22,7 @@ blp = Blueprint("metrics", __name__)
 
 
 class LiveCollector:
-    """Read at scrape time: what the broker holds per queue, and jobs per kind and status."""
+    """Read at scrape time: what the broker holds per queue, jobs per kind and status, credits spent by tier."""
 
     def collect(self):
         depth = GaugeMetricFamily("conveyor_queue_depth", "Messages waiting in the broker queue", labels=["queue"])
@@ -30,11 +31,17 @@ class LiveCollector:
                 depth.add_metric([queue], n)
         yield depth
         jobs = GaugeMetricFamily("conveyor_jobs", "Jobs in the jobs table", labels=["kind", "status"])
+        # From the rollup, not counted at charge time: the database is the one truth every process shares.
+        spent = GaugeMetricFamily("conveyor_credits_spent_by_tier", "Credits spent (charges and captured holds, "
+                                  "less refunds) by tier, as of the last usage rollup", labels=["tier"])
         with get_db().read() as session:
             for kind, status, n in session.execute(
                     select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
                 jobs.add_metric([kind, status.value], n)
+            for tier, total in usage_queries.spent_by_tier(session).items():
+                spent.add_metric([tier], total)
         yield jobs
+        yield spent
 
 
 @blp.before_request

@@ -8,10 +8,12 @@ from marshmallow import ValidationError
 
 from schemas.billing import IgnoredEventSchema, PaymentDataSchema, PaymentEventSchema
 from schemas.jobs import JobSchema
+from schemas.market import PurchaseEventDataSchema
 from services import billing
 from services.billing import signatures
 from services.errors import DomainError, InvalidInput
 from worker.runtime import get_db, get_settings
+from web import purchase_events
 from web.parsing import Blueprint
 from web.submit import submit_job
 
@@ -36,13 +38,16 @@ class Payments(MethodView):
                                     "anyOf": [JobSchema, IgnoredEventSchema]}}}}})
     @blp.response(202, JobSchema, description="The top-up job")
     def post(self):
-        """Enqueue a top-up of the user's purchased credits; each event id credits once."""
+        """Enqueue a top-up of the user's purchased credits, or (when `data.purchase_id` is given) the
+        completion, failure or refund of that purchase; each event id acts once."""
         body = request.get_data(cache=True)
         signatures.verify(get_settings().payment_webhook_secrets, request.headers.get("Conveyor-Signature"), body)
         event = request.get_json(silent=True)
         if event is None:
             raise InvalidInput("the request body is not valid JSON", code="malformed_json")
         event = _load(PaymentEventSchema(), event)
+        if "purchase_id" in event["data"]:
+            return purchase_events.handle(event, _load(PurchaseEventDataSchema(), event["data"]))
         if event["type"] != "payment.succeeded":
             return jsonify({"status": "ignored", "type": event["type"]}), 200
         data = _load(PaymentDataSchema(), event["data"])
