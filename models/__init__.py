@@ -3,6 +3,7 @@
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.customers import Customer
+from models.exports import Export, ExportFormat, ExportKind, ExportStatus
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
@@ -14,7 +15,7 @@ from models.sales import Branch, Category, InventoryMovement, MovementReason, Pr
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
-           "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
+           "DocumentKind", "Export", "ExportFormat", "ExportKind", "ExportStatus", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
            "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
            "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role",
            "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus",

@@ -28,6 +28,9 @@ def beat_schedule(settings: Settings) -> dict:
                        "options": {"expires": 3000}},
         "low-stock-events": {"task": "conveyor.beat.start_job", "schedule": crontab(minute="*/15"),
                              "args": ("reports.low_stock_events", {}), "options": {"expires": 600}},
+        # Stored files (exports, uploads) past STORAGE_EXPIRE_HOURS: deleted on the maintenance line.
+        "expire-files": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=40),
+                         "args": ("maintenance.expire_files", {}), "options": {"expires": 3000}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }
