@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 PART_SIZE = 8 << 20
 CONCURRENCY = 4
 TRANSFER = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=CONCURRENCY)
+# Parts read ahead of their upload (s3transfer's default: 10); boto3's constructor does not take it.
+TRANSFER.max_in_memory_upload_chunks = CONCURRENCY
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
