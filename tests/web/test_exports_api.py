@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from python_calamine import CalamineWorkbook
-from sqlalchemy import insert, update
+from sqlalchemy import text, update
 
-from models import Export, ExportFormat, ExportKind, Job, Product, Role, Sale
+from models import Export, ExportFormat, ExportKind, Job, Role, Sale
 from models.base import utcnow
 from tests.sales_support import branch, created, product, sale, staff, stock_up
 from tests.support import load_job, make_user
@@ -187,18 +187,20 @@ def test_the_file_is_404_until_ready_and_410_after_expiry(app, client, shop):
     assert client.get(f"/api/v1/exports/{view['id']}", headers=shop["admin"]).json["status"] == "expired"
 
 
-def test_twenty_thousand_rows_stream_out_in_both_formats(app, client):
+def test_twenty_thousand_rows_stream_out(app, client):
+    """In chunks through a server-side cursor (the memory it takes: bench/exports.py); XLSX, whose writer
+    is ten times slower, is measured there at this size and beyond."""
     admin = staff(app, Role.admin)
-    with app.extensions["conveyor"].db.Session.begin() as session:
-        session.execute(insert(Product), [{"sku": f"SKU-{n:05}", "name": f"Product {n}", "price": "1.25", "cost": "0",
-                                           "tax_rate": "0.1", "sizes": [], "has_sizes": False, "min_stock": 0,
-                                           "active": True, "created_at": utcnow()} for n in range(20_000)])
-    for fmt in ("csv", "xlsx"):
-        view = export(client, admin, "products", fmt)
-        rows = download(client, admin, view)
-        assert view["rows"] == len(rows) - 1 == 20_000 and rows[-1][0] == "SKU-19999"
-        job = load_job(app, view["id"])
-        assert (job.progress_done, job.progress_total) == (20_000, 20_000)
+    with app.extensions["conveyor"].db.Session.begin() as session:  # made by the database: quicker than 20,000 binds
+        session.execute(text(
+            "INSERT INTO products (sku, name, price, cost, tax_rate, has_sizes, sizes, min_stock, active, created_at) "
+            "WITH RECURSIVE n(i) AS (SELECT 100000 UNION ALL SELECT i + 1 FROM n WHERE i < 119999) "
+            "SELECT 'SKU-' || i, 'Product ' || i, 1.25, 0, 0, false, '[]', 0, true, CURRENT_TIMESTAMP FROM n"))
+    view = export(client, admin, "products")
+    rows = download(client, admin, view)
+    assert view["rows"] == len(rows) - 1 == 20_000 and rows[-1][:4] == ["SKU-119999", "Product 119999", "", "1.25"]
+    job = load_job(app, view["id"])
+    assert (job.progress_done, job.progress_total) == (20_000, 20_000)
 
 
 @pytest.mark.parametrize("body", [
