@@ -203,6 +203,15 @@ def test_twenty_thousand_rows_stream_out(app, client):
     assert (job.progress_done, job.progress_total) == (20_000, 20_000)
 
 
+def test_an_export_too_long_for_a_sheet_fails_with_its_reason(client, shop, monkeypatch):
+    monkeypatch.setattr("services.exports.files.XLSX_MAX_ROWS", 2)  # the worker runs in this process
+    view = client.post("/api/v1/exports", json={"kind": "products", "format": "xlsx"},
+                       headers={**shop["admin"], "Prefer": "wait=30"}).json
+    assert view["status"] == "failed" and view["error"]["code"] == "too_many_rows", view
+    answer = client.get(f"/api/v1/exports/{view['id']}/file", headers=shop["admin"])
+    assert answer.status_code == 404 and answer.json["error"]["code"] == "export_not_ready"
+
+
 @pytest.mark.parametrize("body", [
     {}, {"kind": "orders"}, {"kind": "products", "format": "pdf"}, {"kind": "products", "filters": []},
     {"kind": "products", "filters": {"branch_id": 1}}, {"kind": "products", "filters": {"category_id": 2**31}},
