@@ -1,8 +1,9 @@
 """/api/v1/exports: the catalogue, the stock or the sales as a CSV or XLSX file, made by an `imports.export`
 job and downloaded from storage until it expires (STORAGE_EXPIRE_HOURS).
 
-Who may export what: who may read its list. The catalogue: anyone signed in; stock and sales: staff,
-admins any branch's (all when none is named), managers and sellers their own branch's.
+Who may export what: the catalogue, anyone signed in (as its list); sales, staff, admins any branch's (all
+when none is named), managers and sellers their own branch's (as its list). Stock, staff in the same way:
+any token reads one branch's stock list, but a whole branch's stock (or every branch's) is staff work.
 """
 
 from __future__ import annotations
