@@ -1,4 +1,4 @@
-"""Cells of a spreadsheet written as text (CSV): one spelling per type, and no cell a spreadsheet would run as a formula."""
+"""Spreadsheet cells written as text (CSV): one spelling per type, and no cell a spreadsheet would run as a formula."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ Progress = Callable[[int, int], None]  # (rows written, rows in all)
 
 def write_export(session: Session, kind: ExportKind, fmt: ExportFormat, filters: dict, path: Path,
                  progress: Progress) -> int:
-    """Write the export to `path`; the rows written. `session` should see one snapshot (the count and the rows agree)."""
+    """Write the export to `path`; the rows written. `session` should see one snapshot (so that the count,
+    the progress' total, agrees with the rows)."""
     rows = source(session, kind, filters)
     total = session.scalar(select(func.count()).select_from(rows.stmt.order_by(None).subquery()))
     if fmt == ExportFormat.xlsx and total > XLSX_MAX_ROWS:

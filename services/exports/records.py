@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import Export, ExportFormat, ExportKind, ExportStatus, Job, JobStatus, Role
+from models import Export, ExportFormat, ExportKind, ExportStatus, Job, JobStatus
 from services.auth import Principal
 from services.errors import DomainError, NotFound
 from services.pagination import page, where_given
@@ -42,14 +42,9 @@ def record(session: Session, job: Job, kind: ExportKind, fmt: ExportFormat, filt
     return export
 
 
-def _visible(stmt, viewer: Principal):
-    """Users see their own exports; admins everyone's (as with jobs)."""
-    return stmt if viewer.role == Role.admin else stmt.where(Export.owner_id == viewer.user_id)
-
-
 def get(session: Session, export_id: uuid.UUID, viewer: Principal) -> Export:
     """An export the viewer may see; another user's does not exist for them."""
-    export = session.scalar(_visible(select(Export).where(Export.id == export_id), viewer))
+    export = session.scalar(viewer.sees(select(Export).where(Export.id == export_id), Export.owner_id))
     if export is None:
         raise NotFound("no such export", code="export_not_found")
     return export
@@ -62,7 +57,7 @@ def view(session: Session, export: Export, now: datetime) -> dict:
 
 def page_for(session: Session, viewer: Principal, *, kind: ExportKind | None, limit: int, cursor: str | None,
              now: datetime) -> dict:
-    items, next_cursor = page(session, where_given(_visible(select(Export), viewer), (Export.kind, kind)),
+    items, next_cursor = page(session, where_given(viewer.sees(select(Export), Export.owner_id), (Export.kind, kind)),
                               Export, limit, cursor)
     return {"items": _views(session, items, now), "next_cursor": next_cursor}
 
@@ -96,7 +91,8 @@ def downloadable(export: Export, now: datetime) -> str:
     if export.status == ExportStatus.pending:
         raise NotReady("the export's file is not ready yet", details={"export_id": str(export.id)})
     if _expired(export, now):
-        raise Expired("the export's file has expired; export again", details={"expired_at": export.expires_at and export.expires_at.isoformat()})
+        raise Expired("the export's file has expired; export again",
+                      details={"expired_at": export.expires_at and export.expires_at.isoformat()})
     return export.storage_key
 
 
