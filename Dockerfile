@@ -41,10 +41,10 @@ COPY alembic.ini Procfile ./
 
 # The project itself (no dev extras; its dependencies are already in place), then drop the build
 # leftovers. var/ is the only writable place: SQLite, flower.db, beat's schedule, metrics files.
-# var/metrics exists in the image so that a named volume mounted there starts owned by the app user.
+# var/metrics and var/uploads exist in the image so that a named volume mounted there starts owned by the app user.
 RUN pip install . \
  && rm -rf build conveyor.egg-info \
- && mkdir -p var/metrics var/state \
+ && mkdir -p var/metrics var/state var/uploads \
  && chown -R conveyor:conveyor var
 
 USER conveyor

@@ -79,6 +79,13 @@ class Settings:
     # Files (imports, exports): see _read_storage.
     storage_backend: str
     upload_dir: str
+    storage_expire_hours: int
+    s3_bucket: str | None
+    s3_prefix: str
+    s3_endpoint_url: str | None
+    s3_region: str | None
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
 
     @property
     def development(self) -> bool:
@@ -248,10 +255,26 @@ def _read_usage(env: Env) -> dict:
 
 
 def _read_storage(env: Env) -> dict:
+    backend = env.str("STORAGE_BACKEND", "local", validate=OneOf(["local", "s3"]))
+    bucket = env.str("S3_BUCKET", None) or None
+    if backend == "s3" and bucket is None:
+        raise EnvError("S3_BUCKET must be set when STORAGE_BACKEND=s3")
+    key_id, secret = env.str("S3_ACCESS_KEY_ID", None) or None, env.str("S3_SECRET_ACCESS_KEY", None) or None
+    if (key_id is None) != (secret is None):
+        raise EnvError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or neither: boto3's default chain)")
+    prefix = env.str("S3_PREFIX", "").strip("/")
     return {
         # Where uploaded and exported files are kept: a directory every worker can read, or S3.
-        "storage_backend": env.str("STORAGE_BACKEND", "local", validate=OneOf(["local", "s3"])),
+        "storage_backend": backend,
         "upload_dir": env.str("UPLOAD_DIR", str(ROOT / "var" / "uploads")),
+        # Stored files older than this are deleted by beat's expiry job (exports then answer 410).
+        "storage_expire_hours": env.int("STORAGE_EXPIRE_HOURS", 168, validate=Range(1, 87_600)),
+        "s3_bucket": bucket,
+        "s3_prefix": f"{prefix}/" if prefix else "",
+        "s3_endpoint_url": env.str("S3_ENDPOINT_URL", None) or None,  # MinIO, R2, moto ...; unset: AWS
+        "s3_region": env.str("S3_REGION", None) or None,
+        "s3_access_key_id": key_id,
+        "s3_secret_access_key": secret,
     }
 
 

@@ -3,6 +3,7 @@
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.customers import Customer
+from models.exports import Export, ExportFormat, ExportKind, ExportStatus
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
@@ -17,7 +18,7 @@ from models.usage import UsageDaily, UsageRollupState, UsageTierDaily
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
-           "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
+           "DocumentKind", "Export", "ExportFormat", "ExportKind", "ExportStatus", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
            "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
            "MarketProduct", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod",
            "Period", "Product", "ProductKind", "Purchase", "PurchaseStatus", "RefusedPaymentEvent", "Role", "Sale",

@@ -41,6 +41,10 @@ class Principal:
     session_id: uuid.UUID | None = None
     branch_id: int | None = None
 
+    def sees(self, stmt, owner_column):
+        """`stmt` narrowed to the rows this principal may see by their owner: an admin all, anyone else their own."""
+        return stmt if self.role == Role.admin else stmt.where(owner_column == self.user_id)
+
 
 @dataclass(frozen=True)
 class TokenClaims:

@@ -50,6 +50,7 @@ TEST_ENV = {
     "BROKER_URL": _BROKER_URL,
     "REDIS_URL": _BROKER_URL,
     "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics"),
+    "UPLOAD_DIR": str(TMP / "uploads"),
     "LOG_LEVEL": "WARNING",
     "LOG_JSON": "false",
     "JOB_LEASE_SECONDS": "3",
@@ -73,7 +74,7 @@ from config import load_settings  # noqa: E402
 from models import Base, Role  # noqa: E402
 import tasks  # noqa: E402,F401  the in-process worker runs every kind
 import tests.kinds  # noqa: E402,F401  and the kinds that only the tests use
-from tests.support import ChildProcess, WorkerProcess, make_user  # noqa: E402
+from tests.support import ChildProcess, S3Server, WorkerProcess, make_user  # noqa: E402
 from web import create_app  # noqa: E402
 
 
@@ -210,6 +211,24 @@ def worker_processes():
     yield start
     for proc in started:
         proc.stop()
+
+
+S3_BUCKET = "conveyor-test"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 protocol server (moto's server mode) for the session, with the bucket `S3_BUCKET`:
+    the settings that point the app's storage at it."""
+    import boto3
+
+    server = S3Server()
+    settings = {"STORAGE_BACKEND": "s3", "S3_BUCKET": S3_BUCKET, "S3_ENDPOINT_URL": server.url,
+                "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test"}
+    boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=S3_BUCKET)
+    yield settings
+    server.stop()
 
 
 @pytest.fixture

@@ -191,15 +191,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class WebServer(ChildProcess):
-    """The real web server: gunicorn with config/gunicorn.py (the gevent worker), on a free port."""
+class ListeningProcess(ChildProcess):
+    """A server process on a free port of its own, returned once it accepts connections."""
 
-    def __init__(self, env: dict, workers: int = 1, **extra_env: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "web:create_app()"],
-                         {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
-                          **extra_env})
+    def __init__(self, argv: list[str], env: dict, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        super().__init__(argv, env)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -208,8 +206,26 @@ class WebServer(ChildProcess):
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("gunicorn did not start")
+                    raise RuntimeError(f"{argv[2]} did not start")
                 time.sleep(0.1)
+
+
+class WebServer(ListeningProcess):
+    """The real web server: gunicorn with config/gunicorn.py (the gevent worker), on a free port."""
+
+    def __init__(self, env: dict, workers: int = 1, **extra_env: str):
+        port = free_port()
+        super().__init__([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "web:create_app()"],
+                         {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
+                          **extra_env}, port)
+
+
+class S3Server(ListeningProcess):
+    """A real S3 protocol server: moto's server mode, on a free port."""
+
+    def __init__(self):
+        port = free_port()
+        super().__init__([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], {}, port)
 
 
 def sse_events(lines) -> list[tuple[str | None, str, dict]]:

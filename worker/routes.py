@@ -23,6 +23,7 @@ ROUTES: dict[str, str] = {
     "conveyor.jobs.imports.*": "imports",
     "conveyor.jobs.llm.*": "llm",
     "conveyor.beat.*": "maintenance",
+    "conveyor.jobs.maintenance.*": "maintenance",  # beat's system jobs of upkeep (stored files' expiry)
     "conveyor.jobs.*": "default",
 }
 

@@ -30,6 +30,9 @@ def beat_schedule(settings: Settings) -> dict:
                              "args": ("reports.low_stock_events", {}), "options": {"expires": 600}},
         "usage-rollup": {"task": "conveyor.beat.start_job", "schedule": crontab(minute="*/5"),
                          "args": ("usage.rollup", {}), "options": {"expires": 300}},
+        # Stored files (exports, uploads) past STORAGE_EXPIRE_HOURS: deleted on the maintenance line.
+        "expire-files": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=40),
+                         "args": ("maintenance.expire_files", {}), "options": {"expires": 3000}},
         "cleanup-jobs": {"task": "conveyor.beat.cleanup_jobs", "schedule": crontab(minute=17, hour=3),
                          "options": {"expires": 3600}},
     }

@@ -1,6 +1,6 @@
 """market and usage: products, purchases, refused payment events; usage rollups per user and per tier and day
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-22
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import models.base
 
-revision = '0014'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import FINISHED, Job, JobEvent, JobStatus, Role
+from models import FINISHED, Job, JobEvent, JobStatus
 from models.base import utcnow
 from services.auth import Principal
 from services.errors import Conflict, NotFound
@@ -20,7 +20,7 @@ _CANCELLED_ERROR = {"code": "cancelled", "message": "cancelled before it started
 
 def _visible(stmt, viewer: Principal):
     """Users see their own jobs; system jobs (no owner) and everyone's are for admins."""
-    return stmt if viewer.role == Role.admin else stmt.where(Job.owner_id == viewer.user_id)
+    return viewer.sees(stmt, Job.owner_id)
 
 
 def get(session: Session, job_id: uuid.UUID, viewer: Principal) -> Job:

@@ -49,6 +49,9 @@ def without(env: dict, name: str) -> dict:
     (without(without(PRODUCTION, "CONVEYOR_ENV"), "SECRET_KEY"), "SECRET_KEY"),
     ({**PRODUCTION, "LOGIN_RATE_LIMIT": "lots"}, "LOGIN_RATE_LIMIT"),
     ({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"),
+    ({**PRODUCTION, "STORAGE_BACKEND": "s3"}, "S3_BUCKET"),
+    ({**PRODUCTION, "STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k"}, "S3_SECRET_ACCESS_KEY"),
+    ({**PRODUCTION, "STORAGE_EXPIRE_HOURS": "0"}, "STORAGE_EXPIRE_HOURS"),
 ])
 def test_a_bad_variable_stops_start_up_naming_it(env, named, tmp_path):
     result = start_with({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **env})
@@ -111,3 +114,10 @@ def test_webhook_secrets_are_a_comma_separated_list(monkeypatch):
         monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", value)
         with pytest.raises(EnvError, match="PAYMENT_WEBHOOK_SECRET"):
             load_settings()
+
+
+def test_s3_settings_keys_go_under_one_prefix_and_credentials_may_come_from_boto3s_chain(monkeypatch):
+    for name, value in {"STORAGE_BACKEND": "s3", "S3_BUCKET": "files", "S3_PREFIX": "/conveyor/prod/"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.s3_bucket, settings.s3_prefix, settings.s3_access_key_id) == ("files", "conveyor/prod/", None)

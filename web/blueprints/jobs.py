@@ -27,15 +27,16 @@ SUBMIT_DOC = {"parameters": [
 ]}
 
 
-def submission(blueprint: Blueprint):
+def submission(blueprint: Blueprint, schema=JobSchema):
     """What every submit endpoint shares: the per-user submission limit, and the documentation: 202
-    queued, 200 repeated or finished, 409 key reuse."""
+    queued, 200 repeated or finished, 409 key reuse. `schema`: what it answers (the job, or the
+    record the job makes)."""
 
     def decorate(fn):
         fn = submit_limit(fn)
         fn = blueprint.alt_response(409, schema=ErrorEnvelopeSchema, description="Idempotency-Key reused")(fn)
-        fn = blueprint.alt_response(200, schema=JobSchema, description="Same Idempotency-Key, or finished")(fn)
-        fn = blueprint.response(202, JobSchema, description="Accepted; poll the Location")(fn)
+        fn = blueprint.alt_response(200, schema=schema, description="Same Idempotency-Key, or finished")(fn)
+        fn = blueprint.response(202, schema, description="Accepted; poll the Location")(fn)
         return blueprint.doc(**SUBMIT_DOC)(fn)
 
     return decorate
