@@ -76,6 +76,8 @@ class Settings:
     # Files (imports, exports): see _read_storage.
     storage_backend: str
     upload_dir: str
+    import_max_bytes: int
+    import_batch_rows: int
 
     @property
     def development(self) -> bool:
@@ -239,6 +241,10 @@ def _read_storage(env: Env) -> dict:
         # Where uploaded and exported files are kept: a directory every worker can read, or S3.
         "storage_backend": env.str("STORAGE_BACKEND", "local", validate=OneOf(["local", "s3"])),
         "upload_dir": env.str("UPLOAD_DIR", str(ROOT / "var" / "uploads")),
+        # The largest file POST /api/v1/imports takes (every other endpoint: MAX_REQUEST_BYTES).
+        "import_max_bytes": env.int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, validate=Range(min=1)),
+        # Rows an import validates and writes per step (one transaction, one resume point).
+        "import_batch_rows": env.int("IMPORT_BATCH_ROWS", 2000, validate=Range(1, 50_000)),
     }
 
 

@@ -5,6 +5,7 @@ from models.billing import Account, AccountKind, HoldState, LedgerOperation, Tra
 from models.customers import Customer
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
+from models.imports import Import, ImportRowError, ImportStagedRow
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.orders import Order, OrderChannel, OrderItem, OrderStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
@@ -14,8 +15,9 @@ from models.sales import Branch, Category, InventoryMovement, MovementReason, Pr
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
-           "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
-           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
+           "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "Import", "ImportRowError",
+           "ImportStagedRow", "InventoryMovement", "Invoice", "InvoicePdf", "Job", "JobEvent", "JobStatus",
+           "LedgerOperation", "LoginSession", "LowStockEvent",
            "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Product", "Role",
            "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Transfer", "TransferKind", "TransferStatus",
            "User"]
