@@ -45,7 +45,8 @@ def run(job: JobContext, payload: dict) -> dict:
             [values[index] for _, values in sample for name, index in match.positions.items()
              if name in DECIMAL_FIELDS and index < len(values)])
         header_of = {name: source.headers[index] for name, index in match.positions.items()}
-        validator = RowValidator(record.kind, ROW_SCHEMAS[record.kind](decimal_separator=separator), match.positions)
+        validator = RowValidator(record.kind, ROW_SCHEMAS[record.kind](decimal_separator=separator), match.positions,
+                                  header_of)
         if job.checkpoint is None:
             with job.step({"row": 1}, done=0, message="reading") as session:
                 log.begin_run(session, import_id, headers=source.headers, columns=header_of,

@@ -55,8 +55,10 @@ def plan_and_write(session: Session, rows: list[Row], *, on_existing: str, categ
         *[getattr(Product, name) for name in COMPARED if name != "barcode"])
         .where(Product.sku.in_([row.data["sku"] for row in valid])))}
     barcodes = [row.data["barcode"] for row in valid if row.data.get("barcode")]
-    barcode_owner = dict(session.execute(select(Product.barcode, Product.sku).where(Product.barcode.in_(barcodes)))
-                         ) if barcodes else {}
+    barcode_owner = {}
+    if barcodes:
+        barcode_owner = {barcode: sku for barcode, sku in session.execute(
+            select(Product.barcode, Product.sku).where(Product.barcode.in_(barcodes)))}
     new, changed = [], []
     for row in valid:
         data, current = row.data, existing.get(row.data["sku"])

@@ -37,8 +37,8 @@ def _digest(text: str) -> int:
 
 
 class RowValidator:
-    def __init__(self, kind: str, schema, positions: dict[str, int]):
-        self.kind, self.schema, self.positions = kind, schema, positions
+    def __init__(self, kind: str, schema, positions: dict[str, int], labels: dict[str, str]):
+        self.kind, self.schema, self.positions, self.labels = kind, schema, positions, labels  # labels: field -> header
         self.seen: dict[str, set[int]] = {name: set() for name in ("key", *UNIQUE_TOO[kind])}
 
     def check(self, number: int, values: list[str]) -> Row:
@@ -49,7 +49,8 @@ class RowValidator:
         except ValidationError as exc:
             problems = exc.normalized_messages()
             row.fail(next(iter(problems)).replace("_schema", ""), "; ".join(
-                f"{column}: {' '.join(map(str, m)) if isinstance(m, list) else m}" for column, m in problems.items()))
+                f"{self.labels.get(column, column)}: {' '.join(map(str, m)) if isinstance(m, list) else m}"
+                for column, m in problems.items()))
             return row
         row.key = " / ".join(str(row.data.get(name, "")) for name in KEYS[self.kind])
         duplicate = self._seen_before("key", row.key)
