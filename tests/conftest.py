@@ -50,6 +50,7 @@ TEST_ENV = {
     "BROKER_URL": _BROKER_URL,
     "REDIS_URL": _BROKER_URL,
     "PROMETHEUS_MULTIPROC_DIR": str(TMP / "metrics"),
+    "UPLOAD_DIR": str(TMP / "uploads"),
     "LOG_LEVEL": "WARNING",
     "LOG_JSON": "false",
     "JOB_LEASE_SECONDS": "3",

@@ -14,7 +14,7 @@ from flask import Request
 from config import Settings
 from web.errors import error_response
 
-FORM_MEMORY_BYTES = 64 * 1024  # the form's text fields (the file goes to disk)
+FORM_MEMORY_BYTES = 1024 * 1024  # the text fields, and what werkzeug buffers while it looks for a boundary
 UPLOAD_LIMITS: dict[str, Callable[[Settings], int]] = {
     "imports.Imports": lambda settings: settings.import_max_bytes,
 }
