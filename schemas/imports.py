@@ -10,7 +10,7 @@ import codecs
 import re
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.imports import FILE_NAME_LENGTH
 from models.sales import BARCODE_LENGTH, DESCRIPTION_LENGTH, NAME_LENGTH, SIZE_LENGTH, SKU_LENGTH
@@ -80,15 +80,12 @@ class RowInt(fields.Field):
 
 
 class RowSchema(Schema):
-    """A file row: blank cells dropped before validation; decimals read with the import's separator."""
+    """A file row: services/imports/validation.py runs each present cell (stripped; blank is absent)
+    through its field; decimals are read with the import's separator."""
 
     def __init__(self, decimal_separator: str = ".", **kwargs):
         super().__init__(**kwargs)
         self.decimal_separator = decimal_separator
-
-    @pre_load
-    def drop_blanks(self, data: dict, **kwargs) -> dict:
-        return {key: value.strip() for key, value in data.items() if value.strip()}
 
 
 class ProductRowSchema(RowSchema):
@@ -110,11 +107,6 @@ class StockRowSchema(RowSchema):
     size = Text(SIZE_LENGTH, load_default="")
     quantity = RowInt(-MAX_LINE_QUANTITY, MAX_LINE_QUANTITY, required=True)
     mode = fields.String(load_default="set", validate=validate.OneOf(["set", "add"]))
-
-    @validates_schema
-    def set_not_negative(self, data: dict, **kwargs) -> None:
-        if data.get("mode", "set") == "set" and data.get("quantity", 0) < 0:
-            raise ValidationError("a quantity to set cannot be negative", "quantity")
 
 
 ROW_SCHEMAS = {"products": ProductRowSchema, "stock": StockRowSchema}

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import Category, Product, Stock
 from models.base import utcnow
 from models.sales import NO_SIZE
+from services.imports.bulk import insert_rows, one_of
 from services.imports.validation import Row
 
 COMPARED = ("name", "price", "cost", "tax_rate", "barcode", "active", "description", "min_stock")
@@ -53,12 +54,12 @@ def plan_and_write(session: Session, rows: list[Row], *, on_existing: str, categ
     existing = {p.sku: p for p in session.execute(select(
         Product.id, Product.sku, Product.barcode, Product.category_id, Product.has_sizes, Product.sizes,
         *[getattr(Product, name) for name in COMPARED if name != "barcode"])
-        .where(Product.sku.in_([row.data["sku"] for row in valid])))}
+        .where(one_of(session, Product.sku, [row.data["sku"] for row in valid])))}
     barcodes = [row.data["barcode"] for row in valid if row.data.get("barcode")]
     barcode_owner = {}
     if barcodes:
         barcode_owner = {barcode: sku for barcode, sku in session.execute(
-            select(Product.barcode, Product.sku).where(Product.barcode.in_(barcodes)))}
+            select(Product.barcode, Product.sku).where(one_of(session, Product.barcode, barcodes)))}
     new, changed = [], []
     for row in valid:
         data, current = row.data, existing.get(row.data["sku"])
@@ -108,8 +109,8 @@ def _refuse_sizes_over_stock(session: Session, changed: list) -> None:
 def _write(session: Session, new: list[Row], changed: list) -> None:
     now = utcnow()
     if new:
-        session.execute(insert(Product), [{
-            **DEFAULTS, **{k: v for k, v in row.data.items() if k != "sizes"},
+        insert_rows(session, Product.__table__, [{
+            **DEFAULTS, **{k: v for k, v in row.data.items() if k != "category"},
             "sizes": row.data.get("sizes", []), "has_sizes": bool(row.data.get("sizes")), "created_at": now}
             for row in new])
     groups: dict[tuple, list[dict]] = {}

@@ -7,7 +7,7 @@ at the same time waits for the batch instead of changing a quantity the batch ha
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import InventoryMovement, MovementReason, Product, Stock
 from models.base import utcnow
 from models.sales import NO_SIZE
+from services.imports.bulk import insert_rows, one_of
 from services.imports.validation import Row
 from services.sales.stock import MAX_QUANTITY
 
@@ -25,9 +26,9 @@ def plan_and_write(session: Session, rows: list[Row], *, branch_id: int, on_exis
     if not valid:
         return
     products = {p.sku: p for p in session.execute(select(Product.id, Product.sku, Product.has_sizes, Product.sizes)
-                                                  .where(Product.sku.in_({row.data["sku"] for row in valid})))}
+                                                  .where(one_of(session, Product.sku, list({row.data["sku"] for row in valid}))))}
     rows_of = select(Stock.product_id, Stock.size, Stock.quantity, Stock.reserved).where(
-        Stock.branch_id == branch_id, Stock.product_id.in_([p.id for p in products.values()])
+        Stock.branch_id == branch_id, one_of(session, Stock.product_id, [p.id for p in products.values()])
     ).order_by(Stock.product_id, Stock.size)
     if write and session.get_bind().dialect.name == "postgresql":
         rows_of = rows_of.with_for_update()
@@ -37,6 +38,9 @@ def plan_and_write(session: Session, rows: list[Row], *, branch_id: int, on_exis
         data, product = row.data, products.get(row.data["sku"])
         if product is None:
             row.fail("sku", f"no product has SKU {data['sku']}")
+            continue
+        if data["mode"] == "set" and data["quantity"] < 0:
+            row.fail("quantity", "a quantity to set cannot be negative")
             continue
         size = data["size"]
         if (size not in product.sizes) if product.has_sizes else size != NO_SIZE:
@@ -69,7 +73,7 @@ def _write(session: Session, branch_id: int, moves: list[dict], reference: str, 
                                         table.c.size == bindparam("sz"))
                     .values(quantity=table.c.quantity + bindparam("delta"), updated_at=now),
                     [{"pid": m["product_id"], "sz": m["size"], "delta": m["delta"]} for m in moves])
-    session.execute(insert(InventoryMovement), [
+    insert_rows(session, InventoryMovement.__table__, [
         {"product_id": m["product_id"], "branch_id": branch_id, "size": m["size"], "quantity": m["delta"],
          "reason": MovementReason.import_, "reference": reference, "user_id": user_id, "created_at": now}
         for m in moves])
