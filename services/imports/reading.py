@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
 import shutil
 import tempfile
@@ -171,9 +172,9 @@ def _undecodable(encoding: str, number: int) -> FileRefused:
 def _xlsx_rows(stream: BinaryIO, sheet_name: str | None) -> RowSource:
     from python_calamine import CalamineError, CalamineWorkbook
 
-    path = _local_copy(stream)
-    _check_zip(path)
+    path, copied = _local_path(stream)
     try:
+        _check_zip(path)
         workbook = CalamineWorkbook.from_path(path)
         names = workbook.sheet_names
         if sheet_name is not None and sheet_name not in names:
@@ -182,6 +183,9 @@ def _xlsx_rows(stream: BinaryIO, sheet_name: str | None) -> RowSource:
         sheet = workbook.get_sheet_by_name(sheet_name) if sheet_name else workbook.get_sheet_by_index(0)
     except (CalamineError, ValueError, OSError) as exc:
         raise FileRefused("the file is not a readable XLSX workbook", code="unreadable_xlsx") from exc
+    finally:
+        if copied:  # the sheet is in memory now
+            os.unlink(path)
     if sheet.width > MAX_COLUMNS:
         raise FileRefused(f"the sheet has more than {MAX_COLUMNS} columns", code="too_many_columns",
                           details={"limit": MAX_COLUMNS, "columns": sheet.width})
@@ -195,15 +199,16 @@ def _xlsx_rows(stream: BinaryIO, sheet_name: str | None) -> RowSource:
     return RowSource(header, data, {"format": "xlsx", "sheet": sheet.name})
 
 
-def _local_copy(stream: BinaryIO) -> str:
-    """A path to the bytes (zip needs to seek; calamine reads paths fastest): the file itself, or a copy."""
+def _local_path(stream: BinaryIO) -> tuple[str, bool]:
+    """A path to the bytes (zip needs to seek; calamine reads paths fastest): the file's own, or a
+    temporary copy's (True: the caller removes it)."""
     name = getattr(stream, "name", None)
-    if isinstance(name, str):
-        return name
+    if isinstance(name, str) and os.path.isfile(name):
+        return name, False
     copy = tempfile.NamedTemporaryFile(prefix="conveyor-import-", suffix=".xlsx", delete=False)
     with copy:
         shutil.copyfileobj(stream, copy, 1 << 20)
-    return copy.name
+    return copy.name, True
 
 
 def _check_zip(path: str) -> None:
