@@ -19,7 +19,7 @@ from services.errors import DomainError
 from services.imports import log, products, reading, staging, stock
 from services.imports.columns import match_headers
 from services.imports.numbers import detect_decimal_separator
-from services.imports.validation import DECIMAL_FIELDS, RowValidator
+from services.imports.validation import DECIMAL_FIELDS, Fingerprints, RowValidator
 from services.storage import open_storage
 from tasks.base import job_task
 from tasks.context import JobCancelled, JobContext
@@ -99,7 +99,7 @@ class ImportRun:
         session = self.job.session
         self.tally.counts.update(new=0, update=0, skip=0)
         self.tally.samples.update(new=[], update=[], skip=[])
-        validator.seen = {name: set() for name in validator.seen}
+        validator.seen = {name: Fingerprints() for name in validator.seen}
         for staged in staging.staged(session, self.import_id, batch_rows):
             batch = [validator.check(number, values) for number, values in staged]
             self._plan(session, batch, write=True)
