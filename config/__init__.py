@@ -244,7 +244,7 @@ def _read_storage(env: Env) -> dict:
         # The largest file POST /api/v1/imports takes (every other endpoint: MAX_REQUEST_BYTES).
         "import_max_bytes": env.int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, validate=Range(min=1)),
         # Rows an import validates and writes per step (one transaction, one resume point).
-        "import_batch_rows": env.int("IMPORT_BATCH_ROWS", 2000, validate=Range(1, 50_000)),
+        "import_batch_rows": env.int("IMPORT_BATCH_ROWS", 5000, validate=Range(1, 50_000)),
     }
 
 
