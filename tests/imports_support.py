@@ -6,12 +6,7 @@ import io
 
 from sqlalchemy import select
 
-from models import Product, Role
-from tests.sales_support import staff
-
-
-def manager_of_catalogue(app) -> dict:
-    return staff(app, Role.admin)
+from models import Product
 
 
 def upload(client, headers, content: bytes, name: str = "products.csv", *, wait: int = 30, **form):
@@ -31,6 +26,6 @@ def finished(answer, status: str = "succeeded") -> dict:
 
 
 def catalogue(app) -> dict:
-    """{sku: (name, price as str, category id)} of every product."""
+    """{sku: product} of every product."""
     with app.extensions["conveyor"].db.read() as session:
         return {p.sku: p for p in session.scalars(select(Product))}

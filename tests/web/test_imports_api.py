@@ -12,18 +12,12 @@ import pytest
 import xlsxwriter
 from sqlalchemy import func, select
 
-from models import Category, InventoryMovement, Product
+from models import Category, InventoryMovement, Role
 from services import sales
 from tests.imports_support import catalogue, finished, upload
 from tests.sales_support import branch, product, staff
-from models import Role
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def admin(app):
-    return staff(app, Role.admin)
 
 
 def applied(client, admin, content: bytes, name: str = "products.csv", **form) -> dict:
