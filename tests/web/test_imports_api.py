@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from models import Category, InventoryMovement, Role
 from services import sales
+from services.imports.columns import canonical_headers
 from tests.imports_support import catalogue, finished, upload
 from tests.sales_support import branch, product, staff
 
@@ -217,3 +218,20 @@ def test_uploads_are_checked_at_the_door(app, client, admin, make_app):
     assert too_big.status_code == 413 and too_big.json["error"]["details"]["limit_bytes"] == 1000
     seller = staff(app, Role.seller)
     assert upload(client, seller, b"sku,name,price\n").status_code == 403
+
+
+def test_a_file_in_the_canonical_columns_of_the_catalogue_imports_back_unchanged(app, client, admin):
+    # What an export writes (services/imports/columns.py): every row of it is a `skip`.
+    shirts = client.post("/api/v1/categories", json={"name": "Shirts"}, headers=admin).json
+    product(client, admin, "RT-1", name="Tee, blue", price="19.90", cost="7.50", tax_rate="0.21",
+            category_id=shirts["id"], has_sizes=True, sizes=["S", "M"], barcode="8400000000011",
+            description="two\nlines", min_stock=3)
+    product(client, admin, "RT-2", name="Mug", price="5.00", active=False)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(canonical_headers("products"))
+    writer.writerow(["RT-1", "Tee, blue", "19.90", "7.50", "0.2100", "Shirts", "S|M", "8400000000011", "true",
+                     "two\nlines", "3"])
+    writer.writerow(["RT-2", "Mug", "5.00", "0.00", "0.0000", "", "", "", "false", "", "0"])
+    result = finished(upload(client, admin, out.getvalue().encode()))
+    assert result["counts"] == {"new": 0, "update": 0, "skip": 2, "error": 0}, result["samples"]
