@@ -86,6 +86,8 @@ class Settings:
     s3_region: str | None
     s3_access_key_id: str | None
     s3_secret_access_key: str | None
+    import_max_bytes: int
+    import_batch_rows: int
 
     @property
     def development(self) -> bool:
@@ -275,6 +277,10 @@ def _read_storage(env: Env) -> dict:
         "s3_region": env.str("S3_REGION", None) or None,
         "s3_access_key_id": key_id,
         "s3_secret_access_key": secret,
+        # The largest file POST /api/v1/imports takes (every other endpoint: MAX_REQUEST_BYTES).
+        "import_max_bytes": env.int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, validate=Range(min=1)),
+        # Rows an import validates and writes per step (one transaction, one resume point).
+        "import_batch_rows": env.int("IMPORT_BATCH_ROWS", 5000, validate=Range(1, 50_000)),
     }
 
 

@@ -6,6 +6,7 @@ from models.customers import Customer
 from models.exports import Export, ExportFormat, ExportKind, ExportStatus
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
+from models.imports import Import, ImportRowError, ImportStagedRow
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
 from models.market import MarketProduct, ProductKind, Purchase, PurchaseStatus, RefusedPaymentEvent
 from models.orders import Order, OrderChannel, OrderItem, OrderStatus
@@ -18,7 +19,8 @@ from models.usage import UsageDaily, UsageRollupState, UsageTierDaily
 from models.users import Role, User
 
 __all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
-           "DocumentKind", "Export", "ExportFormat", "ExportKind", "ExportStatus", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
+           "DocumentKind", "Export", "ExportFormat", "ExportKind", "ExportStatus", "ExternalIdentity", "FeatureFlag",
+           "FINISHED", "HoldState", "Import", "ImportRowError", "ImportStagedRow", "InventoryMovement", "Invoice",
            "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
            "MarketProduct", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod",
            "Period", "Product", "ProductKind", "Purchase", "PurchaseStatus", "RefusedPaymentEvent", "Role", "Sale",

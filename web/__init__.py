@@ -15,6 +15,7 @@ from web.errors import error_response, register_error_handlers
 from web.limits import init_limits
 from web.maintenance import init_maintenance
 from web.parsing import JsonProvider, has_body, streamed_past_limit
+from web.uploads import check_upload, is_upload
 from worker.runtime import create_runtime_app
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -55,14 +56,14 @@ class ConveyorApi(Api):
 
 def _register_blueprints(app: Flask) -> None:
     from web import docs
-    from web.blueprints import (auth, billing_admin, branches, catalogue, customers, exports, flags, health,
+    from web.blueprints import (auth, billing_admin, branches, catalogue, customers, exports, flags, health, imports,
                                 invoice_pdfs, jobs, market, metrics, orders, payments, reports, sales, stock, usage,
                                 users, wallet)
 
     api = ConveyorApi(app)
     for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp, payments.blp,
                       branches.blp, catalogue.blp, stock.blp, customers.blp, sales.blp, orders.blp, invoice_pdfs.blp,
-                      reports.blp, market.blp, usage.blp, exports.blp):
+                      reports.blp, market.blp, usage.blp, imports.blp, exports.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
@@ -70,11 +71,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    settings = app.extensions["conveyor"].settings
+
     @app.before_request
     def _tag_and_check_request():
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
+        if is_upload(request):
+            return check_upload(request, settings)
         if request.method in BODY_METHODS and has_body(request):
             if not request.is_json:
                 return error_response(415, "unsupported_media_type", "send the body as application/json")

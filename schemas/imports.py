@@ -1,0 +1,175 @@
+"""Imports: the upload form, the import log as the API shows it, and the schemas each file row is validated with.
+
+A row arrives as {field: text}; blank cells are absent (an update leaves those fields as they are).
+Decimals are read in the file's style (`1234.56` or `1.234,56`), booleans in English or Spanish.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from models.imports import FILE_NAME_LENGTH
+from models.sales import BARCODE_LENGTH, DESCRIPTION_LENGTH, NAME_LENGTH, SIZE_LENGTH, SKU_LENGTH
+from schemas.common import PageArgsSchema, page_schema
+from schemas.sales import MAX_INT, MAX_LINE_QUANTITY, MAX_MONEY, MAX_SIZES, Code, Id, Text, _decimal
+from services.imports.numbers import parse_decimal
+
+TRUE = {"1", "true", "yes", "y", "si", "sí", "s", "x", "active", "activo", "on"}
+FALSE = {"0", "false", "no", "n", "inactive", "inactivo", "off", ""}
+SIZE_SEPARATORS = re.compile(r"\s*[|,;/]\s*")
+
+
+class RowDecimal(fields.Field):
+    """A decimal in the file's style, 0 to `maximum`, at most `places` places; `percent` takes `21%` or `21`."""
+
+    def __init__(self, places: int, maximum: Decimal, *, percent: bool = False, **kwargs):
+        super().__init__(validate=_decimal(places, maximum), **kwargs)
+        self.percent = percent
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip()
+        is_percent = self.percent and text.endswith("%")
+        try:
+            number = parse_decimal(text.rstrip("%"), self.parent.decimal_separator)
+        except (ValueError, InvalidOperation) as exc:
+            raise ValidationError(f"not a number ({text[:40]!r})") from exc
+        if self.percent and (is_percent or number > 1):
+            number = (number / 100).normalize()
+        return number
+
+
+class RowBool(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip().casefold()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise ValidationError("not yes/no, true/false or 1/0")
+
+
+class RowSizes(fields.Field):
+    """`S|M|L` (or `,` `;` `/` between sizes)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        sizes = [s for s in SIZE_SEPARATORS.split(str(value).strip()) if s]
+        if len(sizes) > MAX_SIZES:
+            raise ValidationError(f"at most {MAX_SIZES} sizes")
+        if any(len(s) > SIZE_LENGTH for s in sizes):
+            raise ValidationError(f"a size is at most {SIZE_LENGTH} characters")
+        return list(dict.fromkeys(sizes))
+
+
+class RowInt(fields.Field):
+    def __init__(self, low: int, high: int, **kwargs):
+        super().__init__(validate=validate.Range(low, high), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip()
+        try:
+            number = parse_decimal(text, self.parent.decimal_separator)
+        except (ValueError, InvalidOperation) as exc:
+            raise ValidationError(f"not a whole number ({text[:40]!r})") from exc
+        if number != number.to_integral_value():
+            raise ValidationError("not a whole number")
+        return int(number)
+
+
+class RowSchema(Schema):
+    """A file row: services/imports/validation.py runs each present cell (stripped; blank is absent)
+    through its field; decimals are read with the import's separator."""
+
+    def __init__(self, decimal_separator: str = ".", **kwargs):
+        super().__init__(**kwargs)
+        self.decimal_separator = decimal_separator
+
+
+class ProductRowSchema(RowSchema):
+    sku = Code(SKU_LENGTH, required=True)
+    name = Text(NAME_LENGTH, required=True)
+    price = RowDecimal(2, MAX_MONEY, required=True)
+    cost = RowDecimal(2, MAX_MONEY)
+    tax_rate = RowDecimal(4, Decimal(1), percent=True)
+    category = Text(NAME_LENGTH)
+    sizes = RowSizes()
+    barcode = Code(BARCODE_LENGTH)
+    active = RowBool()
+    description = Text(DESCRIPTION_LENGTH)
+    min_stock = RowInt(0, MAX_INT)
+
+
+class StockRowSchema(RowSchema):
+    sku = Code(SKU_LENGTH, required=True)
+    size = Text(SIZE_LENGTH, load_default="")
+    quantity = RowInt(-MAX_LINE_QUANTITY, MAX_LINE_QUANTITY, required=True)
+    mode = fields.String(load_default="set", validate=validate.OneOf(["set", "add"]))
+
+
+ROW_SCHEMAS = {"products": ProductRowSchema, "stock": StockRowSchema}
+
+
+# The API ---------------------------------------------------------------------------------------------
+
+def _known_encoding(value: str) -> None:
+    try:
+        codecs.lookup(value)
+    except LookupError as exc:
+        raise ValidationError("not an encoding Python knows (utf-8, utf-16, cp1252, latin-1, ...)") from exc
+
+
+class ImportUploadSchema(Schema):
+    """The form fields beside the file."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(["products", "stock"]))
+    branch_id = Id(strict=False, load_default=None)
+    mode = fields.String(load_default="preview", validate=validate.OneOf(["preview", "apply"]))
+    on_existing = fields.String(load_default="update", validate=validate.OneOf(["update", "skip"]))
+    atomic = fields.Boolean(load_default=False)
+    create_categories = fields.Boolean(load_default=True)
+    encoding = fields.String(load_default=None, validate=[validate.Length(1, 40), _known_encoding])
+    delimiter = fields.String(load_default=None, validate=validate.OneOf([",", ";", "\t", "|", "tab"]))
+    decimal_separator = fields.String(load_default=None, validate=validate.OneOf([".", ","]))
+    sheet = Text(100, load_default=None)
+
+    @validates_schema
+    def branch_for_stock(self, data: dict, **kwargs) -> None:
+        if data.get("kind") == "stock" and data.get("branch_id") is None:
+            raise ValidationError("a stock import needs the branch it counts", "branch_id")
+
+
+class ImportSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    owner_id = fields.Integer(dump_only=True)
+    kind = fields.String()
+    branch_id = fields.Integer(allow_none=True)
+    file_name = fields.String(metadata={"maxLength": FILE_NAME_LENGTH})
+    size_bytes = fields.Integer()
+    options = fields.Dict()
+    mode = fields.String()
+    status = fields.String(metadata={"description": "the latest run's job status"})
+    job_id = fields.UUID()
+    progress = fields.Dict(allow_none=True)
+    error = fields.Dict(allow_none=True, metadata={"description": "why the latest run failed"})
+    columns = fields.Dict(allow_none=True)
+    unknown_columns = fields.List(fields.String(), allow_none=True)
+    counts = fields.Dict()
+    samples = fields.Dict()
+    preview_counts = fields.Dict(allow_none=True)
+    differs_from_preview = fields.Dict(allow_none=True,
+                                       metadata={"description": "{outcome: {preview, apply}} where they differ"})
+    rows_read = fields.Integer()
+    duration_seconds = fields.Float(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ImportListArgsSchema(PageArgsSchema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(["products", "stock"]))
+
+
+ImportPageSchema = page_schema(ImportSchema, "ImportPage")

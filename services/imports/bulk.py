@@ -1,0 +1,45 @@
+"""Set-based SQL for a batch of rows: many new rows in one go (COPY on PostgreSQL, where psycopg's executemany
+would send a statement per row; Core executemany elsewhere, SQLite's being a C loop), and membership in a
+batch's keys (one array parameter on PostgreSQL instead of thousands of bound values)."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+from sqlalchemy import JSON, ColumnElement, Enum, Table, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` within the session's transaction."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    convert = [(name, _copy_text(table.c[name].type)) for name in columns]
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] if text is None else text(row[name]) for name, text in convert])
+
+
+def _copy_text(column_type):
+    """How a value of this column goes into COPY, when psycopg's own adaptation is not it."""
+    if isinstance(column_type, JSON):
+        return json.dumps
+    if isinstance(column_type, Enum):
+        return lambda value: value.value if isinstance(value, enum.Enum) else value
+    return None
+
+
+def one_of(session: Session, column, values: list) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column IN (SELECT unnest(:array))`, which the planner answers
+    through the column's index whatever its statistics say (`= ANY(:array)` may become a scan of the
+    table comparing each row with every element: quadratic over an import)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column.in_(select(func.unnest(bindparam(None, list(values), type_=ARRAY(column.type)))))

@@ -1,0 +1,56 @@
+"""The pure parts of imports: number styles, header matching, encoding and delimiter detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.errors import DomainError
+from services.imports.columns import canonical_headers, match_headers, normalise
+from services.imports.numbers import decimal_style, detect_decimal_separator, parse_decimal
+from services.imports.reading import detect_encoding, sniff_delimiter
+
+
+# One test per concern, several cases each: every test pays for the suite's per-test table cleaning.
+def test_decimal_styles_and_parsing():
+    styles = {"1234.56": ".", "1,234.56": ".", "1.234,56": ",", "12,5": ",", "1,234": None, "1.234": None,
+              "12": None, "1.234.567": ",", "21%": None, "10,5%": ","}
+    assert {text: decimal_style(text) for text in styles} == styles
+    parsed = {("1,234.56", "."): "1234.56", ("1.234,56", ","): "1234.56", ("7,25", ","): "7.25",
+              ("1 234,5", ","): "1234.5"}
+    assert {case: str(parse_decimal(*case)) for case in parsed} == parsed
+    for text, separator in (("1,23.4", "."), ("12.5", ","), ("abc", ".")):
+        with pytest.raises(ValueError):
+            parse_decimal(text, separator)
+
+
+def test_a_file_mixing_both_styles_is_refused():
+    assert detect_decimal_separator(["1.234,50", "12", "3,5"]) == ","
+    with pytest.raises(DomainError) as caught:
+        detect_decimal_separator(["1.5", "2,5"])
+    assert caught.value.code == "ambiguous_decimal_separator"
+
+
+def test_headers_match_aliases_whatever_their_case_accents_and_spacing():
+    assert normalise("  Código_de-Barras ") == "codigo de barras"
+    match = match_headers("products", ["ITEM CODE", "Nombre", "PVP", "Categoría", "Notes", "Colour"])
+    assert match.positions == {"sku": 0, "name": 1, "price": 2, "category": 3, "description": 4}
+    assert match.unknown == ["Colour"]
+    assert canonical_headers("stock") == ["sku", "size", "quantity", "mode"]
+    assert match_headers("products", canonical_headers("products")).unknown == []
+
+
+def test_missing_and_repeated_columns_fail_at_once():
+    with pytest.raises(DomainError) as missing:
+        match_headers("stock", ["talla", "modo"])
+    assert missing.value.code == "missing_columns" and missing.value.details["missing"] == ["sku", "quantity"]
+    with pytest.raises(DomainError) as twice:
+        match_headers("products", ["sku", "codigo", "name", "price"])
+    assert twice.value.code == "duplicate_columns"
+
+
+def test_encodings_and_delimiters_are_detected():
+    text = "sku;name;price\nA-1;Café crème “spécial” – ñandú;1,50\n" * 20
+    for encoding in ("utf-8", "utf-8-sig", "utf-16", "cp1252"):
+        assert detect_encoding(text.encode(encoding)) == encoding
+    lines = {"sku,name,price": ",", "sku;name;price": ";", "sku\tname": "\t", '"a,b"|c|d': "|", "sku": ","}
+    assert {line: sniff_delimiter(line) for line in lines} == lines
