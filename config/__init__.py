@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,16 @@ class Settings:
     # Files (imports, exports): see _read_storage.
     storage_backend: str
     upload_dir: str
+    # LLM calls: see _read_llm.
+    llm_providers_file: str | None
+    llm_providers: str | None
+    llm_cooldown_seconds: float
+    llm_retry_backoff_seconds: float
+    llm_retry_after_max_seconds: float
+    llm_moderation_words: tuple[str, ...]
+    llm_moderation_patterns: tuple[str, ...]
+    llm_moderation_provider: str | None
+    llm_default_max_tokens: int
 
     @property
     def development(self) -> bool:
@@ -183,6 +194,7 @@ def _read(env: Env) -> Settings:
         **_read_limits_and_flags(env),
         **_read_sales(env),
         **_read_storage(env),
+        **_read_llm(env),
     )
 
 
@@ -239,6 +251,31 @@ def _read_storage(env: Env) -> dict:
         # Where uploaded and exported files are kept: a directory every worker can read, or S3.
         "storage_backend": env.str("STORAGE_BACKEND", "local", validate=OneOf(["local", "s3"])),
         "upload_dir": env.str("UPLOAD_DIR", str(ROOT / "var" / "uploads")),
+    }
+
+
+def _read_llm(env: Env) -> dict:
+    """The providers' configuration is parsed (and checked) by services/llm/providers.py at first use."""
+    patterns = tuple(env.json("LLM_MODERATION_PATTERNS", []))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise EnvError(f"LLM_MODERATION_PATTERNS: {pattern!r} is not a regular expression") from exc
+    return {
+        # A JSON or TOML file describing providers and models, or the same JSON inline.
+        "llm_providers_file": env.str("LLM_PROVIDERS_FILE", None) or None,
+        "llm_providers": env.str("LLM_PROVIDERS", None) or None,
+        # How long a provider that kept failing is skipped by every worker.
+        "llm_cooldown_seconds": env.float("LLM_COOLDOWN_SECONDS", 30.0, validate=Range(min=0)),
+        # The first retry's backoff (doubling, with jitter) when a provider sends no Retry-After.
+        "llm_retry_backoff_seconds": env.float("LLM_RETRY_BACKOFF_SECONDS", 0.5, validate=Range(min=0)),
+        # A longer Retry-After than this moves on to the next provider rather than waiting.
+        "llm_retry_after_max_seconds": env.float("LLM_RETRY_AFTER_MAX_SECONDS", 10.0, validate=Range(min=0)),
+        "llm_moderation_words": tuple(w.strip().lower() for w in env.list("LLM_MODERATION_WORDS", []) if w.strip()),
+        "llm_moderation_patterns": patterns,
+        "llm_moderation_provider": env.str("LLM_MODERATION_PROVIDER", None) or None,
+        "llm_default_max_tokens": env.int("LLM_DEFAULT_MAX_TOKENS", 512, validate=Range(1, 1_000_000)),
     }
 
 

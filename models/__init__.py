@@ -6,6 +6,7 @@ from models.customers import Customer
 from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.llm import Character, ChatMessage, ChatSession, LlmCall, MessageRole, ModerationFlag
 from models.orders import Order, OrderChannel, OrderItem, OrderStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
                                   SaleStatus)
@@ -14,9 +15,9 @@ from models.sales import Branch, Category, InventoryMovement, MovementReason, Pr
 from models.subscriptions import Period, Subscription, SubscriptionStatus, Tier
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Character", "ChatMessage", "ChatSession", "Customer", "DailySummary", "DocumentCounter",
            "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
-           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
-           "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Period", "Product", "Role",
+           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LlmCall", "LoginSession", "LowStockEvent",
+           "MessageRole", "ModerationFlag", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Period", "Product", "Role",
            "Sale", "SaleItem", "SalePayment", "SaleStatus", "Stock", "Subscription", "SubscriptionStatus", "Tier", "Transfer", "TransferKind", "TransferStatus",
            "User"]
