@@ -8,12 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Character, ChatMessage, ChatSession, MessageRole
-from services.errors import NotFound
+from models.base import INT32_MAX, INT64_MAX
+from services.errors import Conflict, InvalidInput, NotFound
+from services.llm.providers import Catalogue
 from services.pagination import page
 
 
 def get_character(session: Session, character_id: int, *, active_only: bool = True) -> Character:
-    character = session.get(Character, character_id)
+    character = session.get(Character, character_id) if 0 < character_id <= INT32_MAX else None
     if character is None or (active_only and not character.active):
         raise NotFound("no such character", code="character_not_found")
     return character
@@ -25,7 +27,7 @@ def characters(session: Session, *, active_only: bool) -> list[Character]:
 
 
 def get_session(session: Session, user_id: int, session_id: int) -> ChatSession:
-    chat = session.get(ChatSession, session_id)
+    chat = session.get(ChatSession, session_id) if 0 < session_id <= INT64_MAX else None
     if chat is None or chat.user_id != user_id:
         raise NotFound("no such chat session", code="session_not_found")
     return chat
@@ -60,3 +62,21 @@ def history(session: Session, job_id: uuid.UUID) -> tuple[ChatSession, ChatMessa
                                   ChatMessage.flagged.is_(False)).order_by(ChatMessage.id)))
     character = session.get(Character, chat.character_id) if chat.character_id else None
     return chat, message, earlier, character
+
+
+def require_free_name(session: Session, name: str) -> None:
+    if session.scalar(select(Character.id).where(Character.name == name)) is not None:
+        raise Conflict("a character of that name exists", code="character_name_taken")
+
+
+def start_session(session: Session, user_id: int, character_id: int | None, model: str | None, title: str,
+                  catalogue: Catalogue) -> ChatSession:
+    character = get_character(session, character_id) if character_id is not None else None
+    model = model or (character.default_model if character else None)
+    if model is None:
+        raise InvalidInput("name a model or a character", code="model_required")
+    catalogue.chain(model)
+    chat = ChatSession(user_id=user_id, character_id=character_id, model=model, title=title)
+    session.add(chat)
+    session.flush()
+    return chat
