@@ -29,8 +29,10 @@ class CharacterSchema(Schema):
 
 
 class CharacterUpdateSchema(CharacterSchema):
-    class Meta:
-        partial = True
+    """Any of a character's fields: those absent stay as they are."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
 
 
 CharacterListSchema = Schema.from_dict({"items": fields.List(fields.Nested(CharacterSchema))}, name="Characters")

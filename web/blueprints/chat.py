@@ -58,7 +58,7 @@ class AdminCharacters(MethodView):
 @blp.route("/admin/characters/<int:character_id>")
 class AdminCharacter(MethodView):
     @require_auth(Role.admin)
-    @blp.arguments(CharacterUpdateSchema)
+    @blp.arguments(CharacterUpdateSchema())
     @blp.response(200, CharacterSchema)
     def patch(self, data, character_id):
         """Change a character; its sessions see the new prompt from their next message."""
