@@ -49,6 +49,9 @@ def add_user_message(session: Session, chat: ChatSession, content: str, job_id: 
     return message
 
 
+HISTORY_LIMIT = 200  # the most recent messages a context is cut from (a window holds fewer)
+
+
 def history(session: Session, job_id: uuid.UUID) -> tuple[ChatSession, ChatMessage, list[ChatMessage], Character | None]:
     """For the job that answers a user's message: its session, that message, the earlier messages (oldest
     first, flagged ones left out) and the character. The same on every attempt: later messages never join."""
@@ -57,9 +60,10 @@ def history(session: Session, job_id: uuid.UUID) -> tuple[ChatSession, ChatMessa
     if message is None:
         raise NotFound("the chat session or message was deleted", code="session_not_found")
     chat = session.get_one(ChatSession, message.session_id)
-    earlier = list(session.scalars(
+    newest = list(session.scalars(
         select(ChatMessage).where(ChatMessage.session_id == chat.id, ChatMessage.id < message.id,
-                                  ChatMessage.flagged.is_(False)).order_by(ChatMessage.id)))
+                                  ChatMessage.flagged.is_(False)).order_by(ChatMessage.id.desc()).limit(HISTORY_LIMIT)))
+    earlier = newest[::-1]
     character = session.get(Character, chat.character_id) if chat.character_id else None
     return chat, message, earlier, character
 
