@@ -11,12 +11,14 @@ captures what was used.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
 from models import HoldState, LedgerOperation
 from services import billing
@@ -81,8 +83,7 @@ def completion(job: JobContext, payload: dict) -> dict:
 def run(job: JobContext, call: Call) -> dict:
     user_id, settings = job.owner_id, job.runtime.settings
     moderate(job, call)
-    with job.read() as session:
-        terms = terms_for(session, user_id)
+    terms = tier_terms(job, user_id)
     prompt = pricing.prompt_tokens(call.messages)
     limits = client_for(job.runtime).limits
     scope = f"user:{user_id}"
@@ -121,6 +122,19 @@ def run(job: JobContext, call: Call) -> dict:
             pass  # the slot lapses by itself
 
 
+_terms: dict[int, tuple[float, object]] = {}
+TERMS_SECONDS = 5.0  # a tier change reaches the calls of a worker process within this
+
+
+def tier_terms(job: JobContext, user_id: int):
+    """The user's tier terms, read at most every TERMS_SECONDS per process (one query less per call)."""
+    cached = _terms.get(user_id)
+    if cached is None or cached[0] < time.monotonic():
+        with job.read() as session:
+            cached = _terms[user_id] = (time.monotonic() + TERMS_SECONDS, terms_for(session, user_id))
+    return cached[1]
+
+
 def moderate(job: JobContext, call: Call) -> None:
     """Flagged content fails the job with `content_flagged`, before anything is held; kept for review."""
     settings = job.runtime.settings
@@ -156,8 +170,8 @@ def void(job: JobContext) -> None:
     """Release the job's hold if it made one (and it is still open)."""
     try:
         with job.db.Session.begin() as session:
-            operation = session.query(LedgerOperation).filter_by(
-                idempotency_key=HOLD_KEY.format(job_id=job.job_id)).one_or_none()
+            operation = session.scalar(select(LedgerOperation).where(
+                LedgerOperation.idempotency_key == HOLD_KEY.format(job_id=job.job_id)))
             if operation is not None and operation.state == HoldState.open:
                 billing.void(session, operation.id)
     except (Conflict, *TRANSIENT):

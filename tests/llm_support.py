@@ -13,6 +13,7 @@ from sqlalchemy import select
 from models import Subscription, SubscriptionStatus, Tier
 from models.base import utcnow
 from services import billing
+from tasks.llm import _terms as tier_terms_cache
 from tests.support import free_port
 
 
@@ -66,7 +67,9 @@ def seed_tier(db, name: str = "free", *, multiplier: str = "1", rpm: int | None 
         tier.requests_per_minute, tier.tokens_per_minute, tier.concurrent_jobs = rpm, tpm, concurrent
         session.add(tier)
         session.flush()
-        return tier.id
+        tier_id = tier.id
+    tier_terms_cache.clear()  # the in-process worker's: user ids start again at 1 in each test
+    return tier_id
 
 
 def subscribe(db, user_id: int, tier_id: int) -> None:

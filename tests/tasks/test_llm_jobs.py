@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from models import HoldState, JobStatus, LedgerOperation, LlmCall, TransferKind
 from services import billing
 from services.llm import pricing
+from tasks.llm import void_llm_holds
 from tests.llm_support import balance, behave, fund, requests_to, seed_tier
 from tests.support import make_user, sse_events, wait_for_status
 
@@ -191,3 +192,16 @@ def test_a_tiers_requests_per_minute_refuse_the_next_call(app, db, client):
     assert [j.status for j in jobs] == [JobStatus.succeeded, JobStatus.succeeded, JobStatus.failed]
     assert jobs[2].error["code"] == "rate_limited" and 1 <= jobs[2].error["details"]["retry_after"] <= 61
     assert len(calls(db)) == 2
+
+
+def test_beat_voids_a_hold_its_ended_job_left_open(app, db, client, user):
+    user_id, headers = user
+    job = wait_for_status(app, send(client, headers, new_session(client, headers), "kill all the bugs"))
+    assert job.error["code"] == "content_flagged"  # ended, holding nothing: give it a hold a crash left behind
+    with db.Session.begin() as s:
+        billing.hold(s, user_id, 7, key=f"llm-hold:{job.id}", job_id=job.id)
+    assert balance(client, headers)["held"] == 7
+    with app.app_context():
+        assert void_llm_holds() == 1 and void_llm_holds() == 0
+    assert balance(client, headers)["held"] == 0
+    assert_reconciled(db)
