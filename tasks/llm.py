@@ -106,14 +106,15 @@ def run(job: JobContext, call: Call) -> dict:
                 on_token=lambda text: (job.emit("token", {"text": text}), job.raise_if_stopped()),
                 sleep=job.sleep, draft=draft)
         except JobCancelled:
-            settle_cancelled(job, call, held, draft, prompt, terms.price_multiplier)
+            if job.stop_reason != "lease_lost":
+                settle_cancelled(job, call, held, draft, prompt, terms.price_multiplier)
             raise
         return settle(job.session, job_id=job.job_id, user_id=user_id, hold=held, model=call.model, usage=usage,
                       multiplier=terms.price_multiplier, chat_session_id=call.chat_session_id)
-    except RUNS_AGAIN:
-        raise
-    except BaseException:
-        void(job)
+    except BaseException as exc:
+        # The attempt that runs next (a retry, or whoever took the lease over) uses the hold as it is.
+        if not isinstance(exc, RUNS_AGAIN) and job.stop_reason != "lease_lost":
+            void(job)
         raise
     finally:
         try:

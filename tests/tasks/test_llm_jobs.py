@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from models import HoldState, JobStatus, LedgerOperation, LlmCall, TransferKind
 from services import billing
 from services.llm import pricing
+from services.llm.providers import catalogue
 from tasks.llm import void_llm_holds
+from worker.llm.client import client_for
 from tests.llm_support import balance, behave, fund, requests_to, seed_tier
 from tests.support import make_user, sse_events, wait_for_status
 
@@ -205,3 +207,10 @@ def test_beat_voids_a_hold_its_ended_job_left_open(app, db, client, user):
         assert void_llm_holds() == 1 and void_llm_holds() == 0
     assert balance(client, headers)["held"] == 0
     assert_reconciled(db)
+
+
+def test_a_providers_moderation_endpoint_is_asked_through_the_client(app):
+    runtime = app.extensions["conveyor"]
+    primary = catalogue(runtime.settings).providers["primary"]
+    assert client_for(runtime).moderate(primary, "some fake-flagged text") == ["primary: harassment"]
+    assert client_for(runtime).moderate(primary, "a harmless question") == []
