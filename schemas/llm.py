@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from models import MessageRole
 from schemas.common import BoundedInt, Int32Id, Text, page_schema
+from schemas.sales import FixedDecimal
 
 MAX_TOKENS = 32_768  # a call's `max_tokens` at most (the model's window may allow less)
 MAX_CONTENT = 100_000  # characters in one message
@@ -22,8 +23,7 @@ class CharacterSchema(Schema):
     name = Text(100, min_length=1, normalise=_strip, required=True)
     system_prompt = Text(20_000, required=True)
     default_model = Text(100, min_length=1, required=True)
-    temperature = fields.Decimal(places=2, as_string=True, load_default=Decimal("0.7"),
-                                 validate=validate.Range(Decimal(0), Decimal(2)))
+    temperature = FixedDecimal(2, Decimal(2), "0.70", load_default=Decimal("0.7"))
     active = fields.Boolean(load_default=True)
     created_at = fields.DateTime(dump_only=True)
 
@@ -107,3 +107,40 @@ class OpenAIChatRequestSchema(Schema):
     temperature = fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 2))
     stream = fields.Boolean(load_default=False)
     stream_options = fields.Dict(load_default=None, allow_none=True)
+
+
+class OpenAIErrorBodySchema(Schema):
+    message = fields.String(required=True)
+    type = fields.String(required=True)
+    param = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+
+
+class OpenAIErrorSchema(Schema):
+    """OpenAI's error body, which the SDKs read."""
+
+    error = fields.Nested(OpenAIErrorBodySchema, required=True)
+
+
+class OpenAIModelSchema(Schema):
+    id = fields.String()
+    object = fields.String()
+    created = fields.Integer()
+    owned_by = fields.String()
+
+
+class OpenAIModelListSchema(Schema):
+    object = fields.String()
+    data = fields.List(fields.Nested(OpenAIModelSchema))
+
+
+class OpenAICompletionSchema(Schema):
+    """A `chat.completion`; with `stream: true`, `text/event-stream` chunks (`chat.completion.chunk`) instead."""
+
+    id = fields.String()
+    object = fields.String()
+    created = fields.Integer()
+    model = fields.String()
+    provider = fields.String()
+    choices = fields.List(fields.Dict())
+    usage = fields.Dict()

@@ -20,7 +20,9 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from models import Job, JobStatus
-from schemas.llm import OpenAIChatRequestSchema
+from schemas.common import ErrorEnvelopeSchema
+from schemas.llm import (OpenAIChatRequestSchema, OpenAICompletionSchema, OpenAIErrorSchema,
+                         OpenAIModelListSchema)
 from services import jobs as job_service
 from services.errors import DomainError
 from services.llm.providers import catalogue
@@ -39,9 +41,23 @@ WAIT_SECONDS = 330  # the llm jobs' hard time limit
 _REQUEST = OpenAIChatRequestSchema()
 
 
+def ERRORS(fn):
+    """The gateway's error statuses, each in OpenAI's error shape."""
+    for status, description in ((400, "invalid request, content_flagged, context_too_long"),
+                                (401, "bad or missing credentials"), (402, "insufficient_credits"),
+                                (404, "unknown model"), (429, "a tier limit; see Retry-After"),
+                                (502, "the providers failed"), (504, "the providers or the call timed out")):
+        fn = blp.alt_response(status, schema=OpenAIErrorSchema, description=description)(fn)
+    for status, description in ((413, "body too large"), (415, "not JSON")):  # refused before the view
+        fn = blp.alt_response(status, schema=ErrorEnvelopeSchema, description=description)(fn)
+    return fn
+
+
 @blp.route("/models")
 class Models(MethodView):
     @require_auth()
+    @blp.response(200, OpenAIModelListSchema)
+    @blp.alt_response(401, schema=OpenAIErrorSchema, description="Bad or missing credentials")
     def get(self):
         """The models this gateway serves, in OpenAI's list shape."""
         models = sorted(catalogue(get_settings()).models)
@@ -52,7 +68,9 @@ class Models(MethodView):
 @blp.route("/chat/completions")
 class ChatCompletions(MethodView):
     @require_auth()
-    @blp.doc(requestBody={"content": {"application/json": {"schema": OpenAIChatRequestSchema}}})
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": OpenAIChatRequestSchema}}})
+    @blp.response(200, OpenAICompletionSchema)
+    @ERRORS
     def post(self):
         """OpenAI's chat completions: `stream: true` answers Server-Sent Events chunks ending in `[DONE]`."""
         try:
