@@ -13,7 +13,6 @@ from sqlalchemy import select
 from models import Subscription, SubscriptionStatus, Tier
 from models.base import utcnow
 from services import billing
-from tasks.llm import _terms as tier_terms_cache
 from tests.support import free_port
 
 
@@ -68,7 +67,9 @@ def seed_tier(db, name: str = "free", *, multiplier: str = "1", rpm: int | None 
         session.add(tier)
         session.flush()
         tier_id = tier.id
-    tier_terms_cache.clear()  # the in-process worker's: user ids start again at 1 in each test
+    from tasks.llm import _terms  # not at import: conftest imports this module before the test environment is set
+
+    _terms.clear()  # the in-process worker's cache of terms: user ids start again at 1 in each test
     return tier_id
 
 
