@@ -7,12 +7,13 @@ import math
 
 import openai
 import pytest
+import requests
 from sqlalchemy import select
 
-from models import LlmCall
+from models import JobStatus, LlmCall
 from tests.conftest import TEST_ENV
-from tests.llm_support import balance, fund, seed_tier, subscribe
-from tests.support import WebServer, make_user
+from tests.llm_support import balance, behave, fund, seed_tier, subscribe
+from tests.support import WebServer, make_user, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("fake_llm", "worker")
 
@@ -83,3 +84,22 @@ def test_errors_come_in_openais_shape_and_the_sdk_raises_its_own(app, db, server
     with pytest.raises(openai.RateLimitError):  # a stream is refused before it starts, with the same status
         gateway.chat.completions.create(model="fake-chat", max_tokens=5, stream=True,
                                         messages=[{"role": "user", "content": "three"}])
+
+
+def test_a_client_leaving_a_stream_cancels_the_call_and_pays_what_streamed(app, db, client, server, funded):
+    _, headers = funded
+    behave("primary", token_delay_ms=100, reply_tokens=60)
+    body = {"model": "fake-chat", "stream": True, "max_tokens": 80, "messages": [{"role": "user", "content": "go"}]}
+    with requests.post(f"{server.url}/api/v1/openai/chat/completions", json=body, headers=headers, stream=True,
+                       timeout=30) as answer:
+        assert answer.status_code == 200
+        lines = answer.iter_lines()
+        first = [next(lines) for _ in range(8)]  # a few chunks, then the client goes away
+    assert any(b'"content":"' in line for line in first)
+    [job] = client.get("/api/v1/jobs?kind=llm.completion", headers=headers).json["items"]
+    assert wait_for_status(app, job["id"]).status == JobStatus.cancelled
+    with db.read() as s:
+        [call] = s.scalars(select(LlmCall)).all()
+    assert call.cancelled and 0 < call.completion_tokens < 60
+    wallet = balance(client, headers)
+    assert (wallet["balance"], wallet["held"]) == (1000 - call.cost_credits, 0)
