@@ -81,7 +81,7 @@ def completion(job: JobContext, payload: dict) -> dict:
 
 
 def run(job: JobContext, call: Call) -> dict:
-    user_id, settings = job.owner_id, job.runtime.settings
+    user_id = job.owner_id
     moderate(job, call)
     terms = tier_terms(job, user_id)
     prompt = pricing.prompt_tokens(call.messages)
