@@ -46,6 +46,8 @@ bench: install
 	$(PY) bench/billing.py
 	$(PY) bench/sales.py
 	$(PY) bench/imports.py
+	$(PY) bench/exports.py
+	$(PY) bench/llm.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

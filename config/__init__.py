@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,16 @@ class Settings:
     s3_secret_access_key: str | None
     import_max_bytes: int
     import_batch_rows: int
+    # LLM calls: see _read_llm.
+    llm_providers_file: str | None
+    llm_providers: str | None
+    llm_cooldown_seconds: float
+    llm_retry_backoff_seconds: float
+    llm_retry_after_max_seconds: float
+    llm_moderation_words: tuple[str, ...]
+    llm_moderation_patterns: tuple[str, ...]
+    llm_moderation_provider: str | None
+    llm_default_max_tokens: int
 
     @property
     def development(self) -> bool:
@@ -196,6 +207,7 @@ def _read(env: Env) -> Settings:
         **_read_sales(env),
         **_read_storage(env),
         **_read_usage(env),
+        **_read_llm(env),
     )
 
 
@@ -281,6 +293,31 @@ def _read_storage(env: Env) -> dict:
         "import_max_bytes": env.int("IMPORT_MAX_BYTES", 100 * 1024 * 1024, validate=Range(min=1)),
         # Rows an import validates and writes per step (one transaction, one resume point).
         "import_batch_rows": env.int("IMPORT_BATCH_ROWS", 5000, validate=Range(1, 50_000)),
+    }
+
+
+def _read_llm(env: Env) -> dict:
+    """The providers' configuration is parsed (and checked) by services/llm/providers.py at first use."""
+    patterns = tuple(env.json("LLM_MODERATION_PATTERNS", []))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise EnvError(f"LLM_MODERATION_PATTERNS: {pattern!r} is not a regular expression") from exc
+    return {
+        # A JSON or TOML file describing providers and models, or the same JSON inline.
+        "llm_providers_file": env.str("LLM_PROVIDERS_FILE", None) or None,
+        "llm_providers": env.str("LLM_PROVIDERS", None) or None,
+        # How long a provider that kept failing is skipped by every worker.
+        "llm_cooldown_seconds": env.float("LLM_COOLDOWN_SECONDS", 30.0, validate=Range(min=0)),
+        # The first retry's backoff (doubling, with jitter) when a provider sends no Retry-After.
+        "llm_retry_backoff_seconds": env.float("LLM_RETRY_BACKOFF_SECONDS", 0.5, validate=Range(min=0)),
+        # A longer Retry-After than this moves on to the next provider rather than waiting.
+        "llm_retry_after_max_seconds": env.float("LLM_RETRY_AFTER_MAX_SECONDS", 10.0, validate=Range(min=0)),
+        "llm_moderation_words": tuple(w.strip().lower() for w in env.list("LLM_MODERATION_WORDS", []) if w.strip()),
+        "llm_moderation_patterns": patterns,
+        "llm_moderation_provider": env.str("LLM_MODERATION_PROVIDER", None) or None,
+        "llm_default_max_tokens": env.int("LLM_DEFAULT_MAX_TOKENS", 512, validate=Range(1, 1_000_000)),
     }
 
 

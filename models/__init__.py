@@ -8,6 +8,7 @@ from models.flags import FeatureFlag
 from models.identity import ExternalIdentity, LoginSession
 from models.imports import Import, ImportRowError, ImportStagedRow
 from models.jobs import FINISHED, Job, JobEvent, JobStatus
+from models.llm import Character, ChatMessage, ChatSession, LlmCall, MessageRole, ModerationFlag
 from models.market import MarketProduct, ProductKind, Purchase, PurchaseStatus, RefusedPaymentEvent
 from models.orders import Order, OrderChannel, OrderItem, OrderStatus
 from models.point_of_sale import (DocumentCounter, DocumentKind, Invoice, PaymentMethod, Sale, SaleItem, SalePayment,
@@ -18,11 +19,12 @@ from models.subscriptions import Period, Subscription, SubscriptionStatus, Tier
 from models.usage import UsageDaily, UsageRollupState, UsageTierDaily
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
-           "DocumentKind", "Export", "ExportFormat", "ExportKind", "ExportStatus", "ExternalIdentity", "FeatureFlag",
-           "FINISHED", "HoldState", "Import", "ImportRowError", "ImportStagedRow", "InventoryMovement", "Invoice",
-           "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
-           "MarketProduct", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod",
+__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Character", "ChatMessage", "ChatSession",
+           "Customer", "DailySummary", "DocumentCounter", "DocumentKind", "Export", "ExportFormat", "ExportKind",
+           "ExportStatus", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "Import", "ImportRowError",
+           "ImportStagedRow", "InventoryMovement", "Invoice", "InvoicePdf", "Job", "JobEvent", "JobStatus",
+           "LedgerOperation", "LlmCall", "LoginSession", "LowStockEvent", "MarketProduct", "MessageRole",
+           "ModerationFlag", "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod",
            "Period", "Product", "ProductKind", "Purchase", "PurchaseStatus", "RefusedPaymentEvent", "Role", "Sale",
            "SaleItem", "SalePayment", "SaleStatus", "Stock", "Subscription", "SubscriptionStatus", "Tier", "Transfer",
            "TransferKind", "TransferStatus", "UsageDaily", "UsageRollupState", "UsageTierDaily", "User"]

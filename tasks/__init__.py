@@ -1,3 +1,3 @@
 """Celery tasks, one module per job family; the worker imports this package (Celery's `include`)."""
 
-from tasks import beat, billing, exports, imports, maintenance, market, ping, reports, sales, usage  # noqa: F401
+from tasks import beat, billing, exports, imports, llm, maintenance, market, ping, reports, sales, usage  # noqa: F401

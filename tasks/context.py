@@ -153,6 +153,11 @@ class JobContext:
         if self._stopped.wait(seconds):
             self.raise_if_stopped()
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the job was asked to stop ("cancelled", "time_limit", "lease_lost"), or None."""
+        return self._stop_reason
+
     def raise_if_stopped(self) -> None:
         if self._stopped.is_set():
             raise TimeLimitExceeded() if self._stop_reason == "time_limit" else JobCancelled()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.llm_support import LLM_ENV, start_fake_provider
 from tests.services_up import POSTGRES_URL, REDIS_URL, answers
 
 TMP = Path(tempfile.mkdtemp(prefix="conveyor-tests-"))
@@ -63,6 +64,8 @@ TEST_ENV = {
     "LOGIN_RATE_LIMIT": "10000/minute",
     "SUBMIT_RATE_LIMIT": "100000/minute",
     "SIGNUP_BONUS_PER_IP_PER_DAY": "100000",
+    # LLM calls go to the fake provider (started by the fixture `fake_llm`).
+    **LLM_ENV,
 }
 os.environ.update(TEST_ENV)
 (TMP / "metrics").mkdir(exist_ok=True)
@@ -229,6 +232,23 @@ def s3_server():
                  aws_secret_access_key="test").create_bucket(Bucket=S3_BUCKET)
     yield settings
     server.stop()
+@pytest.fixture(scope="session")
+def fake_llm_server():
+    """The fake LLM provider, a real HTTP server, once per test run."""
+    server = []
+    start_fake_provider(lambda argv: server.append(ChildProcess(argv, TEST_ENV)))
+    yield
+    server[0].stop()
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server):
+    """The fake provider, its behaviours and counts forgotten before each test."""
+    import requests
+
+    from tests.llm_support import FAKE_URL
+
+    requests.post(f"{FAKE_URL}/_admin/reset", timeout=5)
 
 
 @pytest.fixture

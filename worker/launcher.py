@@ -7,6 +7,7 @@ Migrates the database, uses the Redis at BROKER_URL when it answers or else star
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -64,6 +65,25 @@ def start_embedded_redis(port: int, data_dir: Path) -> None:
     raise RuntimeError("the embedded Redis did not start")
 
 
+def fake_catalogue(base_url: str) -> dict:
+    """The fake provider as the only provider, serving `fake-chat` at a price that shows on a wallet."""
+    return {"providers": [{"name": "fake", "base_url": base_url, "timeout": 30, "max_retries": 2, "models": {
+        "fake-chat": {"input_price": "1000", "output_price": "2000", "context_window": 8192}}}]}
+
+
+def ensure_llm_provider() -> None:
+    """With no LLM provider configured, start the fake one (web/fake_provider.py) and make it the default: the
+    stack then answers chat messages with no key and no network."""
+    if os.environ.get("LLM_PROVIDERS_FILE") or os.environ.get("LLM_PROVIDERS"):
+        return
+    port = int(os.environ.get("FAKE_LLM_PORT", "8100"))
+    server = subprocess.Popen([sys.executable, "-m", "web.fake_provider", "--port", str(port)],
+                              stdout=subprocess.DEVNULL)
+    atexit.register(server.terminate)
+    os.environ["LLM_PROVIDERS"] = json.dumps(fake_catalogue(f"http://127.0.0.1:{port}/v1"))
+    print(f"conveyor: no LLM provider configured; the fake one answers on http://127.0.0.1:{port}/v1")
+
+
 def demo_token() -> str:
     """A development user and token, so the printed curl line works as it is."""
     from models import Role
@@ -93,6 +113,7 @@ def main() -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of dead processes from an earlier run
     os.makedirs(metrics_dir)
     ensure_redis(settings.broker_url)
+    ensure_llm_provider()
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], check=True)
     port = int(os.environ.get("PORT", "8000"))
     flower_port = os.environ.get("FLOWER_PORT", "5555")

@@ -16,6 +16,7 @@ def beat_schedule(settings: Settings) -> dict:
                             "options": {"expires": outbox}},
         "reap-leases": {"task": "conveyor.beat.reap_leases", "schedule": reaper, "options": {"expires": reaper}},
         "expire-holds": {"task": "conveyor.beat.expire_holds", "schedule": 60.0, "options": {"expires": 60.0}},
+        "void-llm-holds": {"task": "conveyor.beat.void_llm_holds", "schedule": 60.0, "options": {"expires": 60.0}},
         # Work that is a job of its own, owned by the system, made once per scheduled moment.
         "reconcile-ledger": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=30, hour=2),
                              "args": ("billing.reconcile", {}), "options": {"expires": 3600}},

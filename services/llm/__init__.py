@@ -1,0 +1,1 @@
+"""LLM calls: the providers' catalogue and prices, context and moderation, chat data, and settlement."""
