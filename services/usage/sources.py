@@ -6,7 +6,8 @@ to what is older than the grace (USAGE_ROLLUP_GRACE_SECONDS, longer than any wri
 rows behind that are all committed, and the days of the rows after it are looked at again next time
 (recomputing a day again is harmless: it gives the same rows).
 
-The LLM family adds its source here (tokens per user, day and model) with the same two functions.
+The LLM family's calls (`llm_calls`) give the tokens per user, day and model; their credits are the
+ledger's (captures), counted once, under model ''.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable, Iterable
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from models import FINISHED, Account, Job, JobStatus, Transfer, TransferKind, TransferStatus
+from models import FINISHED, Account, Job, JobStatus, LlmCall, Transfer, TransferKind, TransferStatus
 
 # (user_id, model, {measure: value}) for a day; model '' when the usage is not an LLM call.
 Row = tuple[int, str, dict[str, int]]
@@ -93,7 +94,26 @@ def job_changed_days(session: Session, mark, now: datetime, grace: timedelta) ->
     return days, (max(following, since) if since else following).isoformat()
 
 
+def llm_rows(session: Session, start: datetime, end: datetime) -> Iterable[Row]:
+    """Tokens in and out of the users' settled LLM calls, per model."""
+    for user_id, model, tokens_in, tokens_out in session.execute(
+            select(LlmCall.user_id, LlmCall.model, func.sum(LlmCall.prompt_tokens), func.sum(LlmCall.completion_tokens))
+            .where(LlmCall.created_at >= start, LlmCall.created_at < end).group_by(LlmCall.user_id, LlmCall.model)):
+        yield user_id, model, {"tokens_in": int(tokens_in), "tokens_out": int(tokens_out)}
+
+
+def llm_changed_days(session: Session, mark, now: datetime, grace: timedelta) -> tuple[set[date], int]:
+    """Days of calls with an id past the mark; the next mark is the last id older than the grace."""
+    after = mark or 0
+    days = {as_date(d) for d in session.scalars(select(utc_day(session, LlmCall.created_at))
+                                                .where(LlmCall.id > after).distinct())}
+    settled = session.scalar(select(func.max(LlmCall.id)).where(LlmCall.id > after,
+                                                                 LlmCall.created_at < now - grace))
+    return days, settled or after
+
+
 SOURCES: tuple[Source, ...] = (
     Source("transfers", ledger_rows, ledger_changed_days),
     Source("jobs", job_rows, job_changed_days),
+    Source("llm_calls", llm_rows, llm_changed_days),
 )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, select
 
 from config import load_settings
-from models import UsageDaily, UsageRollupState, UsageTierDaily
+from models import LlmCall, UsageDaily, UsageRollupState, UsageTierDaily
 from models.usage import MEASURES
 from services.usage import rollup
 from tasks.beat import start_job
 from tests.support import wait_for_status
-from tests.usage_support import D1, D2, charge, usage_of_two_users
+from tests.usage_support import D1, D2, charge, noon, usage_of_two_users
 from worker.schedule import beat_schedule
 from worker.submission import enqueue
 
@@ -91,3 +92,24 @@ def test_a_day_recomputed_gives_the_same_rows(app, db):
     once = recompute(db, D1)
     assert len(once["users"]) == 2 and len(once["tiers"]) == 2
     assert recompute(db, D1) == once
+
+
+
+def test_llm_calls_give_the_tokens_per_model_and_their_credits_stay_the_ledgers(app, db):
+    users = usage_of_two_users(app, db)
+    with db.Session.begin() as session:
+        for model, tokens_in, tokens_out in (("gpt-a", 100, 20), ("gpt-a", 50, 5), ("gpt-b", 7, 3)):
+            session.add(LlmCall(job_id=uuid.uuid4(), user_id=users["a"], model=model, provider="fake",
+                                prompt_tokens=tokens_in, completion_tokens=tokens_out, cost_credits=1, latency_ms=1,
+                                created_at=noon(D1)))
+    with db.Session() as session:
+        days, marks = rollup.plan(session, datetime.now(timezone.utc), timedelta(0))
+    assert D1 in days and marks["llm_calls"] > 0
+    with db.Session.begin() as session:
+        assert rollup.recompute_day(session, D1) == 4  # a: '' and two models; b: ''
+    day = rows(db)["users"]
+    assert day[(D1, users["a"], "gpt-a")] == measures(tokens_in=150, tokens_out=25)
+    assert day[(D1, users["a"], "gpt-b")] == measures(tokens_in=7, tokens_out=3)
+    # The calls' credits are the ledger's captures, under model '' only: never counted twice.
+    assert day[(D1, users["a"], "")] == measures(credits_charged=30, credits_captured=25, credits_refunded=5,
+                                                 credits_spent=50, calls=2, errors=1)
