@@ -37,7 +37,7 @@ def submit_job(kind: str, payload: dict, domain_writes: Callable[[Session, Job],
     """
     runtime = get_runtime()
     owner = current_principal().user_id if owner_id is CALLER else owner_id
-    key = idempotency_key or _idempotency_key()
+    key = idempotency_key or idempotency_key_of_request()
     wait = _prefer_wait(runtime.settings.max_wait_seconds)
     job_id = uuid.uuid4()
     with ExitStack() as stack:
@@ -78,7 +78,7 @@ def wait_for(job_id: uuid.UUID, seconds: float, watch: Watch, *, look_first: boo
         return session.get(Job, job_id)
 
 
-def _idempotency_key() -> str | None:
+def idempotency_key_of_request() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidInput("Idempotency-Key must be 1 to 255 visible ASCII characters",

@@ -122,6 +122,17 @@ def test_preview_writes_nothing_and_apply_matches_it(app, client, admin):
     assert again.status_code == 409 and again.json["error"]["code"] == "import_not_previewed"
 
 
+def test_a_repeated_idempotency_key_answers_the_first_upload(app, client, admin):
+    keyed = {**admin, "Idempotency-Key": "catalogue-2026-11"}
+    first = finished(upload(client, keyed, b"sku,name,price\nK-1,Kept,1\n"))
+    again = upload(client, keyed, b"sku,name,price\nK-2,Other,2\n")  # a retry that sent another file
+    assert again.status_code == 200 and again.json["id"] == first["id"] and again.json["counts"] == first["counts"]
+    other = finished(upload(client, {**admin, "Idempotency-Key": "catalogue-2026-12"}, b"sku,name,price\nK-2,O,2\n"))
+    assert other["id"] != first["id"]
+    listed = client.get("/api/v1/imports", headers=admin).json["items"]
+    assert sorted(item["id"] for item in listed) == sorted([first["id"], other["id"]])
+
+
 def test_apply_says_where_it_differs_from_the_preview(app, client, admin):
     preview = finished(upload(client, admin, b"sku,name,price\nC-1,Cup,1\nC-2,Jug,2\n"))
     product(client, admin, "C-1", name="Cup", price="1.00")  # made between the preview and the apply

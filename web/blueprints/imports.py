@@ -20,12 +20,13 @@ from web.auth import current_principal, require_auth
 from web.branch_scope import require_branch
 from web.limits import submit_limit
 from web.parsing import Blueprint
-from web.submit import submit_job
+from web.submit import idempotency_key_of_request, submit_job
 from worker.runtime import get_db, get_settings
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="Catalogue and stock imports")
 WRITERS = (Role.admin, Role.manager)
 UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f/\\]")
+IMPORT_IDS = uuid.UUID("6d1f3c1e-5b0a-4f57-9a7e-3c2b8f0d9e41")  # the namespace of imports named by a request's key
 
 
 @blp.route("")
@@ -55,9 +56,18 @@ class Imports(MethodView):
             require_branch(form["branch_id"])
             with get_db().read() as session:
                 get(session, Branch, form["branch_id"])
-        import_id = uuid.uuid4()
+        owner_id = current_principal().user_id
+        request_key = idempotency_key_of_request()
+        # A repeated Idempotency-Key names the same import (so its job's payload is the same too): the
+        # first request's import answers, and the repeated file is not stored again.
+        import_id = uuid.uuid5(IMPORT_IDS, f"{owner_id}:{request_key}") if request_key else uuid.uuid4()
+        if request_key:
+            with get_db().read() as session:
+                if session.get(Import, import_id) is not None:
+                    return _answer(import_id, 200)
         name = UNSAFE_IN_NAMES.sub("_", upload.filename)[-255:]
-        key = f"imports/{import_id}/upload"
+        # Its own place per request: two requests racing with one key never write over each other's file.
+        key = f"imports/{uuid.uuid4()}/upload"
         size = open_storage(get_settings()).save(key, upload.stream)
         if size == 0:
             raise DomainError("the file is empty", code="empty_file")
@@ -65,12 +75,12 @@ class Imports(MethodView):
                                         "decimal_separator", "sheet")}
 
         def record(session, job):
-            log.create(session, id=import_id, owner_id=current_principal().user_id, kind=form["kind"],
+            log.create(session, id=import_id, owner_id=owner_id, kind=form["kind"],
                        branch_id=form["branch_id"], file_name=name, storage_key=key, size_bytes=size,
                        options=options, mode=form["mode"], job_id=job.id)
 
-        job, status, _ = submit_job("imports.run", {"import_id": str(import_id)}, record)
-        return _answer(job.id, status)
+        _, status, _ = submit_job("imports.run", {"import_id": str(import_id)}, record)
+        return _answer(import_id, status)
 
 
 @blp.route("/<uuid:import_id>")
@@ -98,8 +108,8 @@ class ApplyImport(MethodView):
         def point_at_job(session, job):
             log.prepare_apply(session, log.get(session, import_id), job.id)
 
-        job, status, _ = submit_job("imports.run", {"import_id": str(import_id)}, point_at_job)
-        return _answer(job.id, status)
+        _, status, _ = submit_job("imports.run", {"import_id": str(import_id)}, point_at_job)
+        return _answer(import_id, status)
 
 
 @blp.route("/<uuid:import_id>/errors.csv")
@@ -117,7 +127,7 @@ class ImportErrors(MethodView):
                         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 
 
-def _answer(job_id, status: int):
+def _answer(import_id, status: int):
     with get_db().read() as session:
-        record = session.scalar(select(Import).where(Import.job_id == job_id))
+        record = session.get(Import, import_id)
         return log.view(session, record), status, {"Location": url_for("imports.ImportById", import_id=record.id)}
