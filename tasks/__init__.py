@@ -1,3 +1,3 @@
 """Celery tasks, one module per job family; the worker imports this package (Celery's `include`)."""
 
-from tasks import beat, billing, ping, reports, sales  # noqa: F401
+from tasks import beat, billing, ping, reports, sales, subscriptions  # noqa: F401

@@ -56,12 +56,13 @@ class ConveyorApi(Api):
 def _register_blueprints(app: Flask) -> None:
     from web import docs
     from web.blueprints import (auth, billing_admin, branches, catalogue, customers, flags, health, invoice_pdfs, jobs,
-                                metrics, orders, payments, reports, sales, stock, users, wallet)
+                                metrics, orders, payments, reports, sales, stock, subscriptions, users,
+                                wallet)
 
     api = ConveyorApi(app)
     for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp, payments.blp,
                       branches.blp, catalogue.blp, stock.blp, customers.blp, sales.blp, orders.blp, invoice_pdfs.blp,
-                      reports.blp):
+                      reports.blp, subscriptions.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)

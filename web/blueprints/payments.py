@@ -14,6 +14,7 @@ from services.errors import DomainError, InvalidInput
 from worker.runtime import get_db, get_settings
 from web.parsing import Blueprint
 from web.submit import submit_job
+from web.subscription_events import subscription_updated
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/billing/webhooks", description="Payment webhooks")
 
@@ -43,6 +44,8 @@ class Payments(MethodView):
         if event is None:
             raise InvalidInput("the request body is not valid JSON", code="malformed_json")
         event = _load(PaymentEventSchema(), event)
+        if event["type"] == "subscription.updated":
+            return jsonify(subscription_updated(event)), 200
         if event["type"] != "payment.succeeded":
             return jsonify({"status": "ignored", "type": event["type"]}), 200
         data = _load(PaymentDataSchema(), event["data"])
