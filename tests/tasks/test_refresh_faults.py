@@ -43,7 +43,13 @@ def assert_each_refreshed_once(db, count: int) -> None:
         assert billing.reconcile(session) == []
 
 
-def test_two_refresh_jobs_at_once_refresh_each_subscription_once(app, db, worker_processes):
+def metric(client, metrics_auth, name: str) -> float:
+    lines = client.get("/metrics", headers=metrics_auth).get_data(as_text=True).splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name))
+
+
+def test_two_refresh_jobs_at_once_refresh_each_subscription_once(app, db, client, metrics_auth, worker_processes):
+    granted_before = metric(client, metrics_auth, 'conveyor_credits_granted_total{tier="basic"}')
     seeded(db, 400)
     jobs = [start_refresh(app, n) for n in range(2)]
     for _ in jobs:
@@ -52,6 +58,9 @@ def test_two_refresh_jobs_at_once_refresh_each_subscription_once(app, db, worker
     assert [j.status for j in finished] == [JobStatus.succeeded] * 2, [j.error for j in finished]
     assert sum(j.result["refreshed"] for j in finished) == 400
     assert_each_refreshed_once(db, 400)
+    assert metric(client, metrics_auth, 'conveyor_credits_granted_total{tier="basic"}') - granted_before == 400 * 2000
+    assert metric(client, metrics_auth, "conveyor_refresh_lag_seconds") > 0  # a month late, at least
+    assert metric(client, metrics_auth, "conveyor_refresh_duration_seconds") > 0
 
 
 def test_a_worker_killed_half_way_through_10000_subscriptions(app, db, worker_processes):
