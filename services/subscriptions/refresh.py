@@ -1,6 +1,6 @@
 """The refresh of due subscriptions, a batch at a time, set-based: a batch of any size is a fixed
-handful of statements (claim, open missing accounts, lock accounts, operations, transfers, one
-UPDATE of the accounts, one UPDATE of the subscriptions), never one per user.
+handful of statements (claim, lock the granted accounts, then batch_writes.py: operations, transfers,
+one UPDATE of the accounts, one of the subscriptions), never one per user.
 
 A batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite's writers are
 serialised by BEGIN IMMEDIATE) and its period advance commits with its transfers in the caller's
@@ -14,8 +14,7 @@ the usual rule (grants.py). A due downgrade (`next_tier_id`) takes effect; cance
 subscriptions get no grant (a cancelled one is claimed only while its last grant may still expire).
 
 Amounts are computed in Python from rows locked in the same transaction (period boundaries clamp
-month ends from the anchor, which SQL dialects cannot agree on), then written with CASE-based
-UPDATEs and multi-row INSERTs.
+month ends from the anchor, which SQL dialects cannot agree on), then written set-based.
 """
 
 from __future__ import annotations
@@ -25,14 +24,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models import (Account, AccountKind, LedgerOperation, Subscription, SubscriptionStatus, Tier, Transfer,
-                    TransferKind, TransferStatus)
+from models import Account, AccountKind, Subscription, SubscriptionStatus, Tier, TransferKind
 from services.billing.ledger import fingerprint, system_account
+from services.subscriptions.batch_writes import stored, write_batch
 from services.subscriptions.grants import EXPIRED, GRANTS, expiry_amount
 from services.subscriptions.periods import period_containing, period_key
 
@@ -62,81 +61,67 @@ def count_due(session: Session, now: datetime) -> int:
 def _open_granted_accounts(session: Session, user_ids: list[int], now: datetime) -> None:
     """Users who never had a `granted` account get one (one statement; a concurrent insert wins quietly)."""
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    missing = select(Subscription.user_id, literal(AccountKind.granted.value), literal(0), literal(0),
-                     literal(now, Account.created_at.type)).where(
-        Subscription.user_id.in_(user_ids),
-        ~select(Account.id).where(Account.owner_id == Subscription.user_id,
-                                  Account.kind == AccountKind.granted).exists())
-    session.execute(upsert(Account.__table__).from_select(
-        ["owner_id", "kind", "balance", "pending", "created_at"], missing).on_conflict_do_nothing())
+    rows = [{"owner_id": user_id, "kind": AccountKind.granted, "balance": 0, "pending": 0, "created_at": now}
+            for user_id in user_ids]
+    session.execute(upsert(Account.__table__).values(rows).on_conflict_do_nothing())
+
+
+def _lock_granted_accounts(session: Session, user_ids: list[int], now: datetime) -> dict:
+    """The users' granted accounts by user, locked in id order (opened first for users without one)."""
+    def lock():
+        return {a.owner_id: a for a in session.execute(
+            select(Account.id, Account.owner_id, Account.balance, Account.pending)
+            .where(Account.owner_id.in_(user_ids), Account.kind == AccountKind.granted)
+            .order_by(Account.id).with_for_update())}
+
+    accounts = lock()
+    if len(accounts) < len(set(user_ids)):
+        _open_granted_accounts(session, [u for u in set(user_ids) if u not in accounts], now)
+        accounts = lock()
+    return accounts
+
+
+def _claim(session: Session, now: datetime, limit: int) -> list:
+    """Lock up to `limit` due subscriptions, skipping those another refresh holds. One index range scan
+    per status on (status, period_end): refreshed rows leave the range, so no batch rescans them."""
+    claimed: list = []
+    for status in (SubscriptionStatus.active, SubscriptionStatus.past_due, SubscriptionStatus.cancelled):
+        if len(claimed) >= limit:
+            break
+        due = [Subscription.status == status, Subscription.period_end <= now]
+        if status == SubscriptionStatus.cancelled:
+            due.append(Subscription.period_granted > 0)  # only while its last grant may still expire
+        claimed += session.execute(
+            select(Subscription.id, Subscription.user_id, Subscription.status, Subscription.tier_id,
+                   Subscription.next_tier_id, Subscription.anchor_at, Subscription.period_granted)
+            .where(*due).limit(limit - len(claimed)).with_for_update(skip_locked=True)).all()
+    return claimed
 
 
 def refresh_batch(session: Session, now: datetime, limit: int) -> BatchOutcome:
     """Refresh up to `limit` due subscriptions in the caller's transaction."""
-    claimed = session.execute(
-        select(Subscription.id, Subscription.user_id, Subscription.status, Subscription.tier_id,
-               Subscription.next_tier_id, Subscription.anchor_at, Subscription.period_granted)
-        .where(_due(now)).order_by(Subscription.id).limit(limit)
-        .with_for_update(skip_locked=True)).all()
     outcome = BatchOutcome()
+    claimed = _claim(session, now, limit)
     if not claimed:
         return outcome
     tiers = {tier.id: tier for tier in session.scalars(select(Tier))}
-    user_ids = [row.user_id for row in claimed]
-    _open_granted_accounts(session, user_ids, now)
-    accounts = {a.owner_id: a for a in session.execute(
-        select(Account.id, Account.owner_id, Account.balance, Account.pending)
-        .where(Account.owner_id.in_(user_ids), Account.kind == AccountKind.granted)
-        .order_by(Account.id).with_for_update())}
-    grants_id, expired_id = system_account(session, GRANTS).id, system_account(session, EXPIRED).id
-    operations, transfers, deltas, periods = [], [], {}, {}
+    accounts = _lock_granted_accounts(session, [row.user_id for row in claimed], now)
+    rows = []
     for row in claimed:
         ending, tier = tiers[row.tier_id], tiers[row.next_tier_id or row.tier_id]
         start, end = period_containing(row.anchor_at, tier.period, now)
         grant = tier.credits_per_period if row.status == SubscriptionStatus.active else 0
         account = accounts[row.user_id]
         expired = expiry_amount(row.period_granted, account.balance - account.pending, ending)
-        key, operation_id = period_key(row.id, start), uuid.uuid4()
-        operations.append(_operation(operation_id, key, row, tier, start, grant, expired, now))
-        legs = [leg for leg in ((account.id, expired_id, expired, TransferKind.expiry),
-                                (grants_id, account.id, grant, TransferKind.grant)) if leg[2]]
-        transfers += [{"debit_account_id": debit, "credit_account_id": credit, "amount": amount, "kind": kind,
-                       "status": TransferStatus.posted, "operation_id": operation_id, "job_id": None,
-                       "reference_id": None, "idempotency_key": f"{key}#{n}", "created_at": now,
-                       "description": f"refresh of subscription {row.id}"}
-                      for n, (debit, credit, amount, kind) in enumerate(legs)]
-        deltas[account.id] = grant - expired
-        periods[row.id] = (start, end, tier.id, grant)
+        # The parameters renew() (grants.py) records for the same operation.
+        params = {"subscription_id": row.id, "tier_id": tier.id, "period_start": start}
+        rows.append({"sid": row.id, "uid": row.user_id, "acct": account.id, "start": stored(session, start),
+                     "end": stored(session, end), "tier": tier.id, "grant": grant, "expired": expired,
+                     "op": stored(session, uuid.uuid4()), "key": period_key(row.id, start),
+                     "fp": fingerprint(TransferKind.grant, params)})
         outcome.granted[tier.name] += grant
         outcome.expired[ending.name] += expired
-    session.execute(insert(LedgerOperation.__table__), operations)
-    if transfers:
-        session.execute(insert(Transfer.__table__), transfers)
-    moved = {account_id: delta for account_id, delta in deltas.items() if delta}
-    if moved:
-        session.execute(update(Account).where(Account.id.in_(list(moved)))
-                        .values(balance=Account.balance + case(moved, value=Account.id))
-                        .execution_options(synchronize_session=False))
-    session.execute(update(Subscription).where(Subscription.id.in_(list(periods))).values(
-        **{name: _by_id(periods, n, getattr(Subscription, name)) for n, name in enumerate(
-            ("period_start", "period_end", "tier_id", "period_granted"))},
-        next_tier_id=None, updated_at=now).execution_options(synchronize_session=False))
+    write_batch(session, rows, grants_id=system_account(session, GRANTS).id,
+                expired_id=system_account(session, EXPIRED).id, now=now)
     outcome.refreshed = len(claimed)
     return outcome
-
-
-def _by_id(periods: dict[int, tuple], n: int, column):
-    """CASE id WHEN ... THEN the n-th value of that subscription's new period END, typed as `column`."""
-    return case({i: literal(values[n], column.type) for i, values in periods.items()}, value=Subscription.id)
-
-
-def _operation(operation_id: uuid.UUID, key: str, row, tier: Tier, start: datetime, grant: int, expired: int,
-               now: datetime) -> dict:
-    # The parameters renew() (grants.py) records for the same operation.
-    params = {"subscription_id": row.id, "tier_id": tier.id, "period_start": start}
-    return {"id": operation_id, "idempotency_key": key, "kind": TransferKind.grant,
-            "fingerprint": fingerprint(TransferKind.grant, params),
-            "user_id": row.user_id, "job_id": None, "amount": grant, "state": None, "expires_at": None,
-            "resolved_at": None, "created_at": now,
-            "result": {"subscription_id": row.id, "period_start": start.isoformat(), "granted": grant,
-                       "expired": expired}}
