@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from models import Period, SubscriptionStatus
 from models.base import INT32_MAX
 from schemas.billing import MAX_CREDITS
 from schemas.common import BoundedInt, Int32Id, Text
+from schemas.sales import FixedDecimal
+
+MAX_MULTIPLIER = Decimal("9999.9999")  # NUMERIC(8,4)
 
 
 class TierSchema(Schema):
@@ -19,7 +22,7 @@ class TierSchema(Schema):
     period = fields.Enum(Period, by_value=True)
     rollover = fields.Boolean()
     rollover_cap = fields.Integer(allow_none=True)
-    price_multiplier = fields.Decimal(as_string=True)
+    price_multiplier = FixedDecimal(4, MAX_MULTIPLIER, "0.8000")
     requests_per_minute = fields.Integer(allow_none=True)
     tokens_per_minute = fields.Integer(allow_none=True)
     concurrent_jobs = fields.Integer(allow_none=True)
@@ -37,12 +40,16 @@ class TierUpdateSchema(Schema):
     credits_per_period = BoundedInt(0, MAX_CREDITS)
     rollover = fields.Boolean()
     rollover_cap = BoundedInt(0, MAX_CREDITS, allow_none=True, metadata={"description": "None: no cap"})
-    price_multiplier = fields.Decimal(places=4, allow_nan=False,
-                                      validate=validate.Range(Decimal("0.0001"), Decimal("9999.9999")))
+    price_multiplier = FixedDecimal(4, MAX_MULTIPLIER, "0.8")
     requests_per_minute = _limit(metadata={"description": "None: unlimited"})
     tokens_per_minute = _limit()
     concurrent_jobs = _limit()
     active = fields.Boolean()
+
+    @validates("price_multiplier")
+    def _positive(self, value, **kwargs):
+        if value <= 0:
+            raise ValidationError("must be greater than 0")
 
 
 class TierCreateSchema(TierUpdateSchema):
