@@ -45,6 +45,7 @@ bench: install
 	$(PY) bench/streams.py
 	$(PY) bench/billing.py
 	$(PY) bench/sales.py
+	$(PY) bench/refresh.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
