@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from models import LedgerOperation, Period, Subscription, SubscriptionStatus
 from services import billing
 from services.auth import create_user
+from services.errors import DomainError
 from services.subscriptions import changes
 from services.subscriptions.periods import boundary
 from services.subscriptions.refresh import refresh_batch
@@ -152,7 +153,7 @@ def test_reconciliation_finds_an_active_subscription_without_its_periods_grant(s
 
 def test_a_change_to_an_unknown_tier_is_refused(session, tiers, subscriber):
     user_id = subscriber(tiers["basic"])
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DomainError) as refused:
         changes.change_tier(session, user_id, 999_999, now=FEB, reference="r-1")
     assert refused.value.code == "unknown_tier"
     assert session.scalar(select(func.count()).select_from(LedgerOperation)
