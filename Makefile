@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/imports.py
 	$(PY) bench/exports.py
 	$(PY) bench/llm.py
+	$(PY) bench/refresh.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -77,6 +77,8 @@ class Settings:
     # Usage analytics (see _read_usage).
     usage_max_days: int
     usage_rollup_grace_seconds: int
+    # Subscriptions (see _read_subscriptions).
+    refresh_batch_size: int
     # Files (imports, exports): see _read_storage.
     storage_backend: str
     upload_dir: str
@@ -208,6 +210,7 @@ def _read(env: Env) -> Settings:
         **_read_storage(env),
         **_read_usage(env),
         **_read_llm(env),
+        **_read_subscriptions(env),
     )
 
 
@@ -242,6 +245,11 @@ def _read_limits_and_flags(env: Env) -> dict:
         "feature_flag_cache_seconds": env.float("FEATURE_FLAG_CACHE_SECONDS", 5.0, validate=Range(min=0)),
         "maintenance_retry_after_seconds": env.int("MAINTENANCE_RETRY_AFTER_SECONDS", 60, validate=positive),
     }
+
+
+def _read_subscriptions(env: Env) -> dict:
+    # How many due subscriptions one step of the refresh claims and commits together.
+    return {"refresh_batch_size": env.int("REFRESH_BATCH_SIZE", 1000, validate=Range(1, 5000))}
 
 
 def _read_sales(env: Env) -> dict:

@@ -56,6 +56,7 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
         CheckConstraint("period_end > period_start", name="period_forward"),
+        CheckConstraint("period_granted >= 0", name="period_granted_not_negative"),
         Index("ix_subscriptions_due", "status", "period_end"),
     )
 
@@ -70,6 +71,8 @@ class Subscription(Base):
     period_end: Mapped[datetime]
     # A downgrade waits for the next period.
     next_tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id", ondelete="RESTRICT"))
+    # Credits granted for the current period (its refresh's grant plus any upgrade's): what may expire at its end.
+    period_granted: Mapped[int] = mapped_column(BigInteger, default=0)
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

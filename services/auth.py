@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models import Branch, Role, User
 from models.base import utcnow
 from services.errors import Conflict, DomainError
+from services.subscriptions import changes as subscriptions
 
 # OWASP's minimum for argon2id (t=2, 19 MiB, p=1): a hash costs tens of milliseconds of CPU and
 # 19 MiB, not half a second and 64 MiB; stored hashes with other parameters are redone at login.
@@ -94,6 +95,8 @@ def create_user(session: Session, email: str, password_hash: str, role: Role = R
             session.add(user)
     except IntegrityError as exc:
         raise Conflict("a user with this email already exists", code="email_taken") from exc
+    # Every user has a subscription: the free tier, with its first period's grant.
+    subscriptions.start_default(session, user.id, now=utcnow())
     return user
 
 

@@ -43,3 +43,28 @@ def record_finished(kind: str, status: str, seconds: float | None = None) -> Non
 def mark_process_dead(pid: int | None) -> None:
     if pid is not None:
         multiprocess.mark_process_dead(pid)
+
+
+CREDITS_GRANTED = Counter("conveyor_credits_granted_total", "Credits granted by subscriptions' periods", ["tier"])
+CREDITS_EXPIRED = Counter("conveyor_credits_expired_total", "Unused granted credits expired at periods' ends",
+                          ["tier"])
+REFRESH_DURATION = Gauge("conveyor_refresh_duration_seconds", "How long the last subscription refresh ran",
+                         multiprocess_mode="mostrecent")
+REFRESH_LAG = Gauge("conveyor_refresh_lag_seconds",
+                    "How late the oldest due subscription was when the last refresh started",
+                    multiprocess_mode="mostrecent")
+
+
+def record_credits(granted: dict[str, int], expired: dict[str, int]) -> None:
+    """Credits a committed transaction granted and expired, per tier name."""
+    for tier, amount in granted.items():
+        if amount:
+            CREDITS_GRANTED.labels(tier).inc(amount)
+    for tier, amount in expired.items():
+        if amount:
+            CREDITS_EXPIRED.labels(tier).inc(amount)
+
+
+def record_refresh(seconds: float, lag_seconds: float) -> None:
+    REFRESH_DURATION.set(seconds)
+    REFRESH_LAG.set(lag_seconds)

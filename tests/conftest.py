@@ -103,6 +103,10 @@ def app():
     command.upgrade(config, "head")
     application = create_app(load_settings())
     application.config["TESTING"] = True
+    # Every test starts from empty tables (clean_state empties them after each), the first one too:
+    # without the tiers migration 0010 seeds, so a new user gets no subscription unless a test makes tiers.
+    with application.extensions["conveyor"].db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM tiers"))
     yield application
     application.extensions["conveyor"].db.engine.dispose()
 

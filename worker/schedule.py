@@ -22,6 +22,8 @@ def beat_schedule(settings: Settings) -> dict:
                              "args": ("billing.reconcile", {}), "options": {"expires": 3600}},
         "reconcile-stock": {"task": "conveyor.beat.start_job", "schedule": crontab(minute=45, hour=2),
                             "args": ("sales.reconcile_stock", {}), "options": {"expires": 3600}},
+        "refresh-subscriptions": {"task": "conveyor.beat.start_job", "schedule": 60.0,
+                                  "args": ("billing.refresh_subscriptions", {}), "options": {"expires": 60.0}},
         "expire-orders": {"task": "conveyor.beat.start_job", "schedule": 60.0,
                           "args": ("sales.expire_orders", {}), "options": {"expires": 60.0}},
         # Hourly: each branch's day closes at its own midnight.

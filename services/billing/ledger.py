@@ -82,6 +82,11 @@ def _create(session: Session, account: Account, lookup) -> Account:
         return session.scalar(lookup)
 
 
+def fingerprint(kind: TransferKind, params: dict) -> str:
+    """What an operation's idempotency key stands for: the same key with another fingerprint is refused."""
+    return hashlib.sha256(json.dumps([kind.value, params], sort_keys=True, default=str).encode()).hexdigest()
+
+
 def begin_operation(session: Session, *, key: str, kind: TransferKind, params: dict, amount: int,
                     user_id: int | None = None, job_id: uuid.UUID | None = None,
                     **columns) -> tuple[LedgerOperation, bool]:
@@ -89,7 +94,7 @@ def begin_operation(session: Session, *, key: str, kind: TransferKind, params: d
 
     The same key with the same parameters finds the first operation; with others it is refused.
     """
-    digest = hashlib.sha256(json.dumps([kind.value, params], sort_keys=True, default=str).encode()).hexdigest()
+    digest = fingerprint(kind, params)
     values = {"id": uuid.uuid4(), "idempotency_key": key, "kind": kind, "fingerprint": digest, "user_id": user_id,
               "job_id": job_id, "amount": amount, "result": {}, "created_at": utcnow(), "state": None,
               "expires_at": None, "resolved_at": None, **columns}

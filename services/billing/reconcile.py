@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models import Account, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from services.billing.balances import posted_balances
+from services.subscriptions.checks import subscription_mismatches
 
 
 def reconcile(session: Session) -> list[dict]:
@@ -36,7 +37,7 @@ def reconcile(session: Session) -> list[dict]:
         if account.owner_id is not None and account.balance - account.pending < 0:
             mismatches.append({"check": "user_account_not_negative", "account_id": account.id,
                                "available": account.balance - account.pending})
-    mismatches += _holds(session) + _refunds(session)
+    mismatches += _holds(session) + _refunds(session) + subscription_mismatches(session)
     return mismatches
 
 

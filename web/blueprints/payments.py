@@ -16,6 +16,7 @@ from worker.runtime import get_db, get_settings
 from web import purchase_events
 from web.parsing import Blueprint
 from web.submit import submit_job
+from web.subscription_events import subscription_updated
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/billing/webhooks", description="Payment webhooks")
 
@@ -39,13 +40,16 @@ class Payments(MethodView):
     @blp.response(202, JobSchema, description="The top-up job")
     def post(self):
         """Enqueue a top-up of the user's purchased credits, or (when `data.purchase_id` is given) the
-        completion, failure or refund of that purchase; each event id acts once."""
+        completion, failure or refund of that purchase; apply a `subscription.updated` event. Each event
+        id acts once."""
         body = request.get_data(cache=True)
         signatures.verify(get_settings().payment_webhook_secrets, request.headers.get("Conveyor-Signature"), body)
         event = request.get_json(silent=True)
         if event is None:
             raise InvalidInput("the request body is not valid JSON", code="malformed_json")
         event = _load(PaymentEventSchema(), event)
+        if event["type"] == "subscription.updated":
+            return jsonify(subscription_updated(event)), 200
         if "purchase_id" in event["data"]:
             return purchase_events.handle(event, _load(PurchaseEventDataSchema(), event["data"]))
         if event["type"] != "payment.succeeded":
