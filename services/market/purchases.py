@@ -20,6 +20,7 @@ from services.billing.wallets import top_up
 from services.errors import DomainError, NotFound
 from services.market.products import get_product
 from services.pagination import page
+from services.subscriptions.changes import change_tier
 
 DONE = (PurchaseStatus.completed, PurchaseStatus.refunded)
 
@@ -86,9 +87,8 @@ def complete_purchase(session: Session, purchase_id: int, *, event_id: str, amou
         top_up(session, purchase.user_id, purchase.credits, event_id=event_id, job_id=job_id,
                key=purchase_key(purchase.id))
     elif purchase.kind == ProductKind.tier:
-        # Wired on merge: services.subscriptions.changes.change_tier(session, purchase.user_id, purchase.tier_id,
-        # now=now, reference=purchase_key(purchase.id)) starts or renews the subscription.
-        raise DomainError("tier purchases cannot be completed yet", code="tier_purchase_unavailable")
+        # Starts, upgrades (pro rata), schedules a downgrade of, or renews the subscription, once per purchase.
+        change_tier(session, purchase.user_id, purchase.tier_id, now=now, reference=purchase_key(purchase.id))
     purchase.status, purchase.paid_event_id, purchase.completed_at = PurchaseStatus.completed, event_id, now
     return summary(purchase)
 

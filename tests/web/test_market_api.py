@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from models import PurchaseStatus, RefusedPaymentEvent, Transfer, TransferKind
+from models import PurchaseStatus, RefusedPaymentEvent, Subscription, SubscriptionStatus, Transfer, TransferKind
 from services import billing
 from tests.support import ensure_tier, make_user, wait_for_status, webhook
 
@@ -142,6 +142,23 @@ def test_events_for_an_unknown_purchase_or_without_an_amount_are_422(app, client
     purchase_id = buy(client, auth, add_product(client, admin)["id"])
     answer = webhook(client, app, {"id": "evt_bare", "type": "payment.succeeded", "data": {"purchase_id": purchase_id}})
     assert answer.status_code == 422 and answer.json["error"]["code"] == "validation_error"
+
+
+def test_a_paid_tier_purchase_moves_the_subscription_once(app, client, db, admin):
+    user_id, auth = make_user(app)
+    product = add_product(client, admin, kind="tier", name="Premium", credits=None, price="19.00",
+                          tier_id=ensure_tier(db, "premium"))
+    purchase_id = buy(client, auth, product["id"])
+    for event_id in ("evt_tier_1", "evt_tier_2"):  # a second event for the same payment changes nothing
+        job = deliver(client, app, paid(purchase_id, event_id, "19.00"))
+        assert job.status.value == "succeeded", job.error
+    with db.Session() as session:
+        subscription = session.scalar(select(Subscription).where(Subscription.user_id == user_id))
+        assert subscription.tier_id == product["tier_id"] and subscription.status == SubscriptionStatus.active
+    assert purchase(client, auth, purchase_id)["status"] == "completed"
+    shown = client.get("/api/v1/subscription", headers=auth).json
+    assert shown["tier"]["name"] == "premium" and shown["granted_this_period"] == shown["allowance"] > 0
+    assert wallet(client, auth)["granted"] == shown["allowance"]  # granted once, whatever the events
 
 
 def test_a_failed_payment_fails_a_tier_purchase(app, client, db, admin):
