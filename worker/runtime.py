@@ -7,6 +7,7 @@ blueprints on top, the worker entry point uses it as it is.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from celery import Celery
@@ -18,6 +19,7 @@ from redis.retry import Retry
 from config import Settings, load_settings_or_exit
 from config.logging import configure_logging
 from models.database import Database, make_database
+from services.llm.providers import catalogue
 from worker.job_events import JobEventLog
 from worker.subscriptions import Subscriptions
 
@@ -38,6 +40,7 @@ def create_runtime_app(settings: Settings | None = None, *, db_pre_ping: bool = 
     """A Flask app carrying the runtime. `db_pre_ping`: see models.database.make_database."""
     settings = settings or load_settings_or_exit()
     configure_logging(settings)
+    _check_llm_providers(settings)
     app = Flask("conveyor")
     # A Redis that is away must cost a request or a job a second or two, never a long stall.
     redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
@@ -55,6 +58,15 @@ def create_runtime_app(settings: Settings | None = None, *, db_pre_ping: bool = 
     runtime.celery = celery_init_app(app, settings)
     install(runtime)
     return app
+
+
+def _check_llm_providers(settings: Settings) -> None:
+    """A broken LLM providers configuration stops the start, naming what is wrong, not every call later."""
+    try:
+        catalogue(settings)
+    except (OSError, ValueError) as exc:  # ConfigError, a bad JSON or TOML document, a missing file
+        sys.stderr.write(f"conveyor: invalid LLM providers configuration: {exc}\n")
+        raise SystemExit(2) from exc
 
 
 def get_runtime() -> Runtime:

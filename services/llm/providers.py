@@ -117,4 +117,8 @@ def load(path: str | None, inline: str | None) -> Catalogue:
 
 
 def catalogue(settings) -> Catalogue:
-    return load(settings.llm_providers_file, settings.llm_providers)
+    """The configured catalogue; ConfigError when it, or the moderation provider it must hold, is wrong."""
+    found = load(settings.llm_providers_file, settings.llm_providers)
+    if settings.llm_moderation_provider and settings.llm_moderation_provider not in found.providers:
+        raise ConfigError(f"LLM_MODERATION_PROVIDER={settings.llm_moderation_provider} is not a configured provider")
+    return found

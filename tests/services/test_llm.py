@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,6 +55,15 @@ def test_a_toml_file_makes_a_fallback_chain_in_the_order_listed(tmp_path, monkey
 def test_a_bad_configuration_is_refused_with_what_is_wrong(document):
     with pytest.raises(providers.ConfigError):
         providers.parse(document)
+
+
+def test_a_moderation_provider_that_is_not_configured_is_refused(tmp_path):
+    path = tmp_path / "providers.toml"
+    path.write_text(TOML)
+    settings = SimpleNamespace(llm_providers_file=str(path), llm_providers=None, llm_moderation_provider="second")
+    assert providers.catalogue(settings).providers["second"].name == "second"
+    with pytest.raises(providers.ConfigError, match="LLM_MODERATION_PROVIDER=missing"):
+        providers.catalogue(SimpleNamespace(**{**vars(settings), "llm_moderation_provider": "missing"}))
 
 
 def test_the_worst_case_takes_the_dearest_provider_and_rounds_up():
