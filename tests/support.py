@@ -91,6 +91,23 @@ def wait_for_status(app, job_id, statuses=FINISHED, timeout: float = 30) -> Job:
         time.sleep(0.05)
 
 
+def wait_for_progress(app, job_id, done: int, timeout: float = 60) -> None:
+    """Until the job has reported `done` units of progress (a crash test's moment to kill its worker)."""
+    deadline = time.monotonic() + timeout
+    while (load_job(app, job_id).progress_done or 0) < done:
+        assert time.monotonic() < deadline, f"job {job_id} made no progress to {done} in {timeout}s"
+        time.sleep(0.02)
+
+
+def requeue_after_lease(app) -> None:
+    """After a kill -9: the tests' 3 s lease runs out and the reaper puts the one orphaned job back."""
+    from tasks.beat import reap_leases
+
+    time.sleep(3.5)
+    with app.app_context():
+        assert reap_leases()["requeued"] == 1
+
+
 class ChildProcess:
     """A real process of the stack in its own process group, so that it can be killed with SIGKILL."""
 

@@ -12,9 +12,8 @@ from sqlalchemy import func, select, text
 from models import JobStatus, LedgerOperation, TransferKind
 from services import billing
 from services.billing.signatures import sign
-from tasks.beat import reap_leases
 from tests.conftest import TEST_ENV
-from tests.support import register, wait_for_status
+from tests.support import register, requeue_after_lease, wait_for_status
 
 
 def test_200_one_credit_charges_against_150_credits_on_two_workers(app, db, client, worker_processes):
@@ -78,9 +77,7 @@ def test_a_worker_killed_in_the_middle_of_a_charge_charges_exactly_once(app, db,
     blocker.rollback()
     blocker.close()
 
-    time.sleep(3.5)  # the 3 s lease runs out
-    with app.app_context():
-        assert reap_leases()["requeued"] == 1
+    requeue_after_lease(app)
     worker_processes(queues="billing")
     job = wait_for_status(app, job_id, timeout=30)
     assert job.status == JobStatus.succeeded and job.attempts == 2

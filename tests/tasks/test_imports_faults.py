@@ -4,7 +4,6 @@ cancelled half-way leaves the catalogue untouched."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -12,10 +11,9 @@ from sqlalchemy import func, insert, select
 from models import ImportStagedRow, InventoryMovement, JobStatus, Product, Role, Stock
 from models.base import utcnow
 from services import sales
-from tasks.beat import reap_leases
 from tests.imports_support import upload
 from tests.sales_support import branch, staff
-from tests.support import load_job, wait_for_status
+from tests.support import load_job, requeue_after_lease, wait_for_progress, wait_for_status
 
 SLOW_BATCHES = {"IMPORT_BATCH_ROWS": "50"}
 
@@ -23,13 +21,6 @@ SLOW_BATCHES = {"IMPORT_BATCH_ROWS": "50"}
 def count(app, model, *where) -> int:
     with app.extensions["conveyor"].db.read() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def wait_for_progress(app, job_id, done: int) -> None:
-    deadline = time.monotonic() + 60
-    while load_job(app, job_id).progress_done < done:
-        assert time.monotonic() < deadline, "the import made no progress"
-        time.sleep(0.02)
 
 
 def products_file(rows: int) -> bytes:
@@ -54,9 +45,7 @@ def test_a_stock_import_whose_worker_is_killed_resumes_and_writes_each_row_once(
     victim.kill9()
     assert load_job(app, job_id).progress_done < rows, "the import finished before the kill; make it longer"
 
-    time.sleep(3.5)  # the 3 s lease runs out
-    with app.app_context():
-        assert reap_leases()["requeued"] == 1
+    requeue_after_lease(app)
     worker_processes(queues="imports", env=SLOW_BATCHES)
     job = wait_for_status(app, job_id, timeout=120)
     assert job.status == JobStatus.succeeded and job.attempts == 2, job.error

@@ -3,15 +3,13 @@ offline batch whose worker is killed half-way applies every sale exactly once.""
 
 from __future__ import annotations
 
-import time
 
 from sqlalchemy import func, select
 
 from models import InventoryMovement, Invoice, JobStatus, Role, Sale
 from services import sales
-from tasks.beat import reap_leases
 from tests.sales_support import branch, product, sale, staff, stock_of
-from tests.support import load_job, wait_for_status
+from tests.support import load_job, requeue_after_lease, wait_for_progress, wait_for_status
 
 
 def stocked(app, client, quantities: dict) -> dict:
@@ -82,17 +80,12 @@ def test_a_batch_whose_worker_is_killed_half_way_applies_each_sale_once(app, cli
          if k not in ("branch_id", "terminal_id")} for _ in range(count)]}
     victim = worker_processes(queues="sales", env={"SALES_BATCH_STEP": "1"})  # one commit per sale: slow enough
     job_id = client.post("/api/v1/sales/batches", json=body, headers=shop["seller"]).json["id"]
-    deadline = time.monotonic() + 60
-    while load_job(app, job_id).progress_done < 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_for_progress(app, job_id, 20)
     victim.kill9()
     done_at_kill = load_job(app, job_id).progress_done
     assert done_at_kill < count, "the batch finished before the kill; make it longer"
 
-    time.sleep(3.5)  # the 3 s lease runs out
-    with app.app_context():
-        assert reap_leases()["requeued"] == 1
+    requeue_after_lease(app)
     worker_processes(queues="sales")
     job = wait_for_status(app, job_id, timeout=120)
     assert job.status == JobStatus.succeeded and job.attempts == 2, job.error
