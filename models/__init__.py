@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per domain; importing this package registers them all."""
 
+from models.api_keys import ApiKey
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.customers import Customer
@@ -14,7 +15,7 @@ from models.sales import Branch, Category, InventoryMovement, MovementReason, Pr
 from models.subscriptions import Period, Subscription, SubscriptionStatus, Tier
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
+__all__ = ["Account", "AccountKind", "ApiKey", "Base", "Branch", "Category", "Customer", "DailySummary", "DocumentCounter",
            "DocumentKind", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "InventoryMovement", "Invoice",
            "InvoicePdf", "Job", "JobEvent", "JobStatus", "LedgerOperation", "LoginSession", "LowStockEvent",
            "MovementReason", "Order", "OrderChannel", "OrderItem", "OrderStatus", "PaymentMethod", "Period", "Product", "Role",
