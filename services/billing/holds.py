@@ -80,8 +80,8 @@ def capture(session: Session, hold_id: uuid.UUID, actual: int) -> dict:
             legs.append(Leg(reserved.debit_id, reserved.credit_id, part, TransferKind.charge,
                             reference_id=reserved.id, description=reserved.description))
         left -= part
-    return apply(session, operation, legs, users={r.debit_id for r in reservations}, releases=reservations,
-                 hold_id=str(hold_id), captured=actual, released=held - actual)
+    return apply(session, operation, legs, users={r.debit_id for r in reservations}, locked=False,
+                 releases=reservations, hold_id=str(hold_id), captured=actual, released=held - actual)
 
 
 def void(session: Session, hold_id: uuid.UUID) -> dict:
@@ -91,8 +91,8 @@ def void(session: Session, hold_id: uuid.UUID) -> dict:
     if done:
         return operation.result
     operation.user_id, held, _, reservations = _resolve(session, hold_id, HoldState.voided)
-    return apply(session, operation, [], users={r.debit_id for r in reservations}, releases=reservations,
-                 hold_id=str(hold_id), released=held)
+    return apply(session, operation, [], users={r.debit_id for r in reservations}, locked=False,
+                 releases=reservations, hold_id=str(hold_id), released=held)
 
 
 def expired_holds(session: Session, now: datetime | None = None, limit: int = 500) -> list[uuid.UUID]:

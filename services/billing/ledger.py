@@ -119,6 +119,8 @@ _SYSTEM_ID = select(ACCOUNTS.c.id).where(ACCOUNTS.c.name == bindparam("system"))
 _LOCK_USER = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance, ACCOUNTS.c.pending,
                      _SYSTEM_ID.label("system_id"))
               .where(ACCOUNTS.c.owner_id == bindparam("user_id")).order_by(ACCOUNTS.c.id).with_for_update())
+_LOCK_IDS = (select(ACCOUNTS.c.id).where(ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(ACCOUNTS.c.id).with_for_update())
 _RELEASE = (update(TRANSFERS).where(TRANSFERS.c.id.in_(bindparam("ids", expanding=True)),
                                     TRANSFERS.c.status == TransferStatus.pending)
             .values(status=TransferStatus.voided))
@@ -178,10 +180,11 @@ def _create(session: Session, account: Account) -> None:
         session.expunge(account)
 
 
-def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set[int],
+def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set[int], locked: bool = True,
           releases: list[Reservation] = (), **result) -> dict:
     """Post `legs` (and release the pending reservations `releases`) in one go, update the user
-    accounts among them (`users`), and store the operation's result (with its transfer ids).
+    accounts among them (`users`; `locked`: by the caller, with lock_user), and store the
+    operation's result (with its transfer ids).
     InsufficientFunds: the caller's transaction must be rolled back (earlier statements have run)."""
     balance, pending = defaultdict(int), defaultdict(int)
     for leg in legs:
@@ -192,7 +195,8 @@ def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set
             pending[leg.debit_id] += leg.amount
     for held in releases:
         pending[held.debit_id] -= held.amount
-    _move(session, {i: (balance[i], pending[i]) for i in sorted(set(balance) | set(pending)) if i in users})
+    _move(session, {i: (balance[i], pending[i]) for i in sorted(set(balance) | set(pending)) if i in users},
+          locked=locked)
     if releases:
         ids = [held.id for held in releases]
         voided = session.execute(_RELEASE, {"ids": ids}).rowcount
@@ -201,10 +205,15 @@ def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set
     return _post(session, operation, legs, result)
 
 
-def _move(session: Session, deltas: dict[int, tuple[int, int]]) -> None:
-    """Add (balance, pending) deltas to user accounts in one conditional UPDATE (rows in id order)."""
+def _move(session: Session, deltas: dict[int, tuple[int, int]], *, locked: bool) -> None:
+    """Add (balance, pending) deltas to user accounts in one conditional UPDATE.
+
+    One UPDATE of several rows locks them in the order it finds them, not by id: rows the caller has
+    not locked yet are locked in id order first (as lock_user does), so that no two operations deadlock."""
     if not deltas:
         return
+    if not locked and len(deltas) > 1:
+        session.execute(_LOCK_IDS, {"ids": list(deltas)})
     params = {}
     for n, (account_id, (balance, pending)) in enumerate(deltas.items()):
         params |= {f"id_{n}": account_id, f"balance_{n}": balance, f"pending_{n}": pending}
