@@ -13,6 +13,11 @@ re-created) and Redis db 10 (flushed):
           timed from the first claim to the last finish (jobs.started_at / finished_at), so the worker's
           boot is not counted (the wall time including it is printed too).
   spread  the same, with the N charges spread round-robin over 1,000 users' wallets.
+  ledger  the ledger alone, no job machinery (which caps near 200 jobs/s here): services.billing called
+          directly by as many processes as the worker has (2), each with its own engine, one
+          transaction per operation, on ONE hot wallet: N `charge`s, then N/2 `hold` + `capture`
+          pairs (an LLM call's two operations, in two transactions). Rates are ledger operations
+          (transactions) per second, each set against the raw UPDATE: the ledger's own cost.
 
 Two context rows (min(N, 2000) each; --no-floors skips them) split the gap: the same worker running
 Celery's built-in no-op task `celery.accumulate` (Celery's own floor: no job row, no database), and
@@ -23,7 +28,8 @@ machine makes the figures noisy: see "other"), and what the measured database se
 transaction waiting for Python, ...).
 
 Every job phase is checked: all jobs succeeded, each wallet went down by exactly what was charged,
-N charge transfers exist, and services.billing.reconcile() finds nothing. The raw UPDATEs bypass the
+N charge transfers exist, and services.billing.reconcile() finds nothing; each ledger phase likewise
+(the wallet down by one credit per charge or capture, one charge transfer each, no hold left open). The raw UPDATEs bypass the
 ledger, so the raw phase gives its account the credits back afterwards.
 
 Users are made with services.auth.create_user and funded with services.billing.top_up; all but the
@@ -31,6 +37,7 @@ hot wallet's user with a minimal argon2 hasher swapped in (a real hash takes ~0.
 
     .venv/bin/python bench/billing.py            # N=5000
     .venv/bin/python bench/billing.py --quick    # N=1000
+    .venv/bin/python bench/billing.py --quick --ledger-only   # raw and ledger phases only (no worker)
     .venv/bin/python bench/billing.py -n 2000 --py-spy /tmp/prof   # also record the worker (slower)
 
 It starts and stops its own worker processes (each in its own process group, killed on exit, error,
@@ -189,6 +196,41 @@ class Project:
 # Raw SQL baseline
 # --------------------------------------------------------------------------------------------
 
+def shares(n: int) -> list[int]:
+    """n split over the CONCURRENCY clients."""
+    return [n // CONCURRENCY + (1 if i < n % CONCURRENCY else 0) for i in range(CONCURRENCY)]
+
+
+def drive_clients(target, client_args: list[tuple], *, profile: Path | None = None) -> tuple[list, dict, str]:
+    """Fork one process per entry of `client_args`, each running target(*args, barrier, results);
+    all start together once ready (the CPU window and the optional py-spy profile of the first one
+    begin then). Returns (what each put in `results`, CPU seconds by group, DB activity)."""
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(len(client_args) + 1), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results), daemon=True) for args in client_args]
+    for p in procs:
+        p.start()
+    sampler, profiler = ActivitySampler(), None
+    try:
+        barrier.wait(timeout=60)
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            profiler = c.start_py_spy(CHILDREN, f"py-spy-{profile.stem}", procs[0].pid, profile)
+        cpu0 = c.cpu_snapshot()
+        sampler.start()
+        got = [results.get(timeout=300) for _ in procs]
+        cpu1 = c.cpu_snapshot()
+    finally:
+        activity = sampler.finish()
+        if profiler is not None:
+            CHILDREN.stop(profiler, timeout=30, sig=signal.SIGINT)
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+    return got, cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs}), activity
+
+
 RAW_SQL = "UPDATE accounts SET balance = balance - 1 WHERE id = %s AND balance - pending >= 1"
 
 
@@ -207,25 +249,7 @@ def _raw_client(account_id: int, count: int, barrier, results) -> None:
 
 def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
     before = project.balance(user_id)
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(CONCURRENCY), ctx.Queue()
-    shares = [n // CONCURRENCY + (1 if i < n % CONCURRENCY else 0) for i in range(CONCURRENCY)]
-    procs = [ctx.Process(target=_raw_client, args=(account_id, share, barrier, results), daemon=True)
-             for share in shares]
-    for p in procs:
-        p.start()
-    sampler = ActivitySampler()
-    try:
-        cpu0 = c.cpu_snapshot()
-        sampler.start()
-        got = [results.get(timeout=120) for _ in procs]
-        cpu1 = c.cpu_snapshot()
-    finally:
-        activity = sampler.finish()
-        for p in procs:
-            p.join(5)
-            if p.is_alive():
-                p.kill()
+    got, groups, activity = drive_clients(_raw_client, [(account_id, share) for share in shares(n)])
     start, end = min(g[0] for g in got), max(g[1] for g in got)
     moved = sum(g[2] for g in got)
     after = project.balance(user_id)
@@ -234,7 +258,6 @@ def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (moved, account_id))
     ok = moved == n and before - after == n and project.balance(user_id) == before
-    groups = cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs})
     return {"n": n, "seconds": end - start, "rate": n / (end - start), "ok": ok,
             "check": f"{moved} rows moved, balance {before} -> {after} (then restored)",
             "cpu_cores": cores(groups, end - start), "activity": activity}
@@ -274,39 +297,15 @@ def run_ledger(project: Project, op: str, user_id: int, n: int, *, py_spy: Path 
     """N ledger operations (N/2 hold+capture pairs) on ONE wallet by CONCURRENCY processes."""
     calls = n if op == "charge" else n // 2
     before, charges_before = project.balance(user_id), project.charges_of(user_id)
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(CONCURRENCY + 1), ctx.Queue()
-    shares = [calls // CONCURRENCY + (1 if i < calls % CONCURRENCY else 0) for i in range(CONCURRENCY)]
     tag = uuid.uuid4().hex[:8]
-    procs = [ctx.Process(target=_ledger_client, args=(op, user_id, share, tag, barrier, results), daemon=True)
-             for share in shares]
-    for p in procs:
-        p.start()
-    sampler, profiler = ActivitySampler(), None
-    try:
-        barrier.wait(timeout=60)
-        if py_spy is not None:
-            py_spy.mkdir(parents=True, exist_ok=True)
-            profiler = c.start_py_spy(CHILDREN, f"py-spy-ledger-{op}", procs[0].pid, py_spy / f"ledger-{op}.txt")
-        cpu0 = c.cpu_snapshot()
-        sampler.start()
-        got = [results.get(timeout=300) for _ in procs]
-        cpu1 = c.cpu_snapshot()
-    finally:
-        activity = sampler.finish()
-        if profiler is not None:
-            CHILDREN.stop(profiler, timeout=30, sig=signal.SIGINT)
-        for p in procs:
-            p.join(5)
-            if p.is_alive():
-                p.kill()
+    got, groups, activity = drive_clients(_ledger_client, [(op, user_id, share, tag) for share in shares(calls)],
+                                          profile=py_spy / f"ledger-{op}.txt" if py_spy else None)
     start, end = min(g[0] for g in got), max(g[1] for g in got)
     ops = calls * (1 if op == "charge" else 2)
     after = project.balance(user_id)
     charges, open_holds = project.charges_of(user_id) - charges_before, project.open_holds()
     mismatches = project.reconcile()
     ok = before - after == calls and charges == calls and not open_holds and not mismatches
-    groups = cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs})
     return {"n": ops, "seconds": end - start, "rate": ops / (end - start), "ok": ok,
             "check": f"{calls} {op} calls, balance {before} -> {after}, {charges} charge transfers, "
                      f"{open_holds} holds left open, reconcile: {len(mismatches)} mismatches",

@@ -109,8 +109,8 @@ def _is_postgresql(session: Session) -> bool:
 
 
 # The hot path's statements are built once (values come as parameters), so that SQLAlchemy compiles
-# each shape once per process and psycopg can prepare it.
-# Tables, not entities: Core statements skip the ORM's per-execution work.
+# each shape once per process and psycopg can prepare it; on tables, not entities, so that executing
+# them skips the ORM's per-statement work.
 ACCOUNTS, OPERATIONS, TRANSFERS = Account.__table__, LedgerOperation.__table__, Transfer.__table__
 _OPERATION_INSERT = {
     dialect: upsert(OPERATIONS).on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -177,7 +177,7 @@ def _create(session: Session, account: Account) -> None:
         with session.begin_nested():
             session.add(account)
     except IntegrityError:
-        session.expunge(account)
+        pass  # the savepoint's rollback took the account out of the session; the other one is there
 
 
 def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set[int], locked: bool = True,
