@@ -24,9 +24,11 @@ _RESOLVE = (update(OPERATIONS).where(OPERATIONS.c.id == bindparam("hold_id"), OP
                                      OPERATIONS.c.state == HoldState.open)
             .values(state=bindparam("to"), resolved_at=bindparam("now"))
             .returning(OPERATIONS.c.user_id, OPERATIONS.c.amount, OPERATIONS.c.job_id))
-_RESERVATIONS = (select(TRANSFERS.c.id, TRANSFERS.c.debit_account_id, TRANSFERS.c.credit_account_id,
-                        TRANSFERS.c.amount, TRANSFERS.c.description)
-                 .where(TRANSFERS.c.operation_id == bindparam("hold_id")).order_by(TRANSFERS.c.id))
+_RELEASE = (update(TRANSFERS).where(TRANSFERS.c.operation_id == bindparam("hold_id"),
+                                    TRANSFERS.c.status == TransferStatus.pending)
+            .values(status=TransferStatus.voided)
+            .returning(TRANSFERS.c.id, TRANSFERS.c.debit_account_id, TRANSFERS.c.credit_account_id,
+                       TRANSFERS.c.amount, TRANSFERS.c.description))
 
 
 def hold(session: Session, user_id: int, amount: int, *, key: str, reference: str | None = None,
@@ -45,8 +47,8 @@ def hold(session: Session, user_id: int, amount: int, *, key: str, reference: st
 
 def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[int, int, uuid.UUID | None,
                                                                              list[Reservation]]:
-    """Move an open hold to `to`, once (the conditional UPDATE of its row serialises its resolutions);
-    (its user, amount, job, pending reservations)."""
+    """Move an open hold to `to`, once (the conditional UPDATE of its row serialises its resolutions),
+    and its reservations out of `pending`; (its user, amount, job, the reservations, in id order)."""
     row = session.execute(_RESOLVE, {"hold_id": hold_id, "to": to, "now": utcnow()}).first()
     if row is None:
         state = session.scalar(select(LedgerOperation.state).where(LedgerOperation.id == hold_id,
@@ -55,7 +57,8 @@ def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[int, 
             raise NotFound("no such hold", code="hold_not_found")
         raise Conflict(f"the hold is already {state.value}", code="hold_already_resolved",
                        details={"state": state.value})
-    reservations = [Reservation(*r) for r in session.execute(_RESERVATIONS, {"hold_id": hold_id})]
+    reservations = sorted((Reservation(*r) for r in session.execute(_RELEASE, {"hold_id": hold_id})),
+                          key=lambda r: r.id)
     return row.user_id, row.amount, row.job_id, reservations
 
 

@@ -121,9 +121,6 @@ _LOCK_USER = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance, ACCOUNT
               .where(ACCOUNTS.c.owner_id == bindparam("user_id")).order_by(ACCOUNTS.c.id).with_for_update())
 _LOCK_IDS = (select(ACCOUNTS.c.id).where(ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
              .order_by(ACCOUNTS.c.id).with_for_update())
-_RELEASE = (update(TRANSFERS).where(TRANSFERS.c.id.in_(bindparam("ids", expanding=True)),
-                                    TRANSFERS.c.status == TransferStatus.pending)
-            .values(status=TransferStatus.voided))
 
 
 def begin_operation(session: Session, *, key: str, kind: TransferKind, params: dict, amount: int,
@@ -182,9 +179,9 @@ def _create(session: Session, account: Account) -> None:
 
 def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set[int], locked: bool = True,
           releases: list[Reservation] = (), **result) -> dict:
-    """Post `legs` (and release the pending reservations `releases`) in one go, update the user
-    accounts among them (`users`; `locked`: by the caller, with lock_user), and store the
-    operation's result (with its transfer ids).
+    """Post `legs` in one go (and take the reservations `releases`, voided by the caller, out of
+    their accounts' `pending`), update the user accounts among them (`users`; `locked`: by the
+    caller, with lock_user), and store the operation's result (with its transfer ids).
     InsufficientFunds: the caller's transaction must be rolled back (earlier statements have run)."""
     balance, pending = defaultdict(int), defaultdict(int)
     for leg in legs:
@@ -197,11 +194,6 @@ def apply(session: Session, operation: Operation, legs: list[Leg], *, users: set
         pending[held.debit_id] -= held.amount
     _move(session, {i: (balance[i], pending[i]) for i in sorted(set(balance) | set(pending)) if i in users},
           locked=locked)
-    if releases:
-        ids = [held.id for held in releases]
-        voided = session.execute(_RELEASE, {"ids": ids}).rowcount
-        if voided != len(ids):
-            raise Conflict("the hold was resolved already", code="hold_already_resolved")
     return _post(session, operation, legs, result)
 
 
