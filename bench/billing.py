@@ -538,7 +538,7 @@ def main() -> int:
         CHILDREN.cleanup()
         raise
     n = args.n or (1000 if args.quick else 5000)
-    c.install_guards(CHILDREN, 300 if args.quick else 600)
+    c.install_guards(CHILDREN, 900 if args.quick else 1800)
     CHILDREN.keep_logs = True  # until we finish cleanly
     began = time.perf_counter()
     job_timeout = 100 if args.quick else 180
