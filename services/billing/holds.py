@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import HoldState, LedgerOperation, TransferKind, TransferStatus
+from models import HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.base import utcnow
-from services.billing.ledger import (OPERATIONS, TRANSFERS, Leg, Reservation, apply, begin_operation, lock_user,
-                                     spend_legs)
+from services.billing.ledger import (OPERATIONS, TRANSFERS, Leg, Reservation, apply, begin_operation, forget,
+                                     lock_user, run, spend_legs)
 from services.errors import Conflict, DomainError, NotFound
 
 DEFAULT_TTL = timedelta(minutes=15)
@@ -49,7 +49,7 @@ def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[int, 
                                                                              list[Reservation]]:
     """Move an open hold to `to`, once (the conditional UPDATE of its row serialises its resolutions),
     and its reservations out of `pending`; (its user, amount, job, the reservations, in id order)."""
-    row = session.execute(_RESOLVE, {"hold_id": hold_id, "to": to, "now": utcnow()}).first()
+    row = run(session, _RESOLVE, {"hold_id": hold_id, "to": to, "now": utcnow()}).first()
     if row is None:
         state = session.scalar(select(LedgerOperation.state).where(LedgerOperation.id == hold_id,
                                                                    LedgerOperation.kind == TransferKind.hold))
@@ -57,8 +57,10 @@ def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[int, 
             raise NotFound("no such hold", code="hold_not_found")
         raise Conflict(f"the hold is already {state.value}", code="hold_already_resolved",
                        details={"state": state.value})
-    reservations = sorted((Reservation(*r) for r in session.execute(_RELEASE, {"hold_id": hold_id})),
+    reservations = sorted((Reservation(*r) for r in run(session, _RELEASE, {"hold_id": hold_id})),
                           key=lambda r: r.id)
+    forget(session, LedgerOperation, [hold_id], ["state", "resolved_at"])
+    forget(session, Transfer, [r.id for r in reservations], ["status"])
     return row.user_id, row.amount, row.job_id, reservations
 
 

@@ -240,3 +240,19 @@ def test_concurrent_holds_captures_and_charges_on_a_split_wallet_never_deadlock_
         assert billing.reconcile(session) == []
         wallet = billing.wallet(session, user)
         assert wallet["held"] == 0 and 0 <= wallet["available"] <= 60
+
+
+def test_accounts_and_holds_a_caller_loaded_are_current_after_the_ledger_moves_them(session, user):
+    """The ledger writes with plain SQL: objects the caller's session already holds must not go stale."""
+    from sqlalchemy import select
+
+    from models import Account, AccountKind, HoldState, LedgerOperation
+
+    billing.top_up(session, user, 50, event_id=f"stale-{user}")
+    purchased = session.scalar(select(Account).where(Account.owner_id == user,
+                                                     Account.kind == AccountKind.purchased))
+    hold_id = uuid.UUID(billing.hold(session, user, 20, key="stale-h")["hold_id"])
+    assert (purchased.balance, purchased.pending) == (50, 20)
+    held = session.get(LedgerOperation, hold_id)
+    billing.capture(session, hold_id, 5)
+    assert (purchased.balance, purchased.pending) == (45, 0) and held.state == HoldState.captured
