@@ -13,6 +13,11 @@ re-created) and Redis db 10 (flushed):
           timed from the first claim to the last finish (jobs.started_at / finished_at), so the worker's
           boot is not counted (the wall time including it is printed too).
   spread  the same, with the N charges spread round-robin over 1,000 users' wallets.
+  ledger  the ledger alone, no job machinery (which caps near 200 jobs/s here): services.billing called
+          directly by as many processes as the worker has (2), each with its own engine, one
+          transaction per operation, on ONE hot wallet: N `charge`s, then N/2 `hold` + `capture`
+          pairs (an LLM call's two operations, in two transactions). Rates are ledger operations
+          (transactions) per second, each set against the raw UPDATE: the ledger's own cost.
 
 Two context rows (min(N, 2000) each; --no-floors skips them) split the gap: the same worker running
 Celery's built-in no-op task `celery.accumulate` (Celery's own floor: no job row, no database), and
@@ -23,7 +28,8 @@ machine makes the figures noisy: see "other"), and what the measured database se
 transaction waiting for Python, ...).
 
 Every job phase is checked: all jobs succeeded, each wallet went down by exactly what was charged,
-N charge transfers exist, and services.billing.reconcile() finds nothing. The raw UPDATEs bypass the
+N charge transfers exist, and services.billing.reconcile() finds nothing; each ledger phase likewise
+(the wallet down by one credit per charge or capture, one charge transfer each, no hold left open). The raw UPDATEs bypass the
 ledger, so the raw phase gives its account the credits back afterwards.
 
 Users are made with services.auth.create_user and funded with services.billing.top_up; all but the
@@ -31,6 +37,7 @@ hot wallet's user with a minimal argon2 hasher swapped in (a real hash takes ~0.
 
     .venv/bin/python bench/billing.py            # N=5000
     .venv/bin/python bench/billing.py --quick    # N=1000
+    .venv/bin/python bench/billing.py --quick --ledger-only   # raw and ledger phases only (no worker)
     .venv/bin/python bench/billing.py -n 2000 --py-spy /tmp/prof   # also record the worker (slower)
 
 It starts and stops its own worker processes (each in its own process group, killed on exit, error,
@@ -158,6 +165,22 @@ class Project:
                 self.celery.send_task(f"conveyor.jobs.{kind}", args=[str(job_id)], queue="billing",
                                       task_id=str(job_id), producer=producer)
 
+    def charges_of(self, user_id: int) -> int:
+        """Charge transfers out of the user's accounts."""
+        from sqlalchemy import func, select
+        mine = select(self.Account.id).where(self.Account.owner_id == user_id)
+        with self.db.Session.begin() as session:
+            return session.scalar(select(func.count()).select_from(self.Transfer).where(
+                self.Transfer.kind == self.TransferKind.charge, self.Transfer.debit_account_id.in_(mine)))
+
+    def open_holds(self) -> int:
+        from sqlalchemy import func, select
+
+        from models import HoldState, LedgerOperation
+        with self.db.Session.begin() as session:
+            return session.scalar(select(func.count()).select_from(LedgerOperation).where(
+                LedgerOperation.state == HoldState.open))
+
     def reconcile(self) -> list[dict]:
         with self.db.Session.begin() as session:
             return self.billing.reconcile(session)
@@ -172,6 +195,41 @@ class Project:
 # --------------------------------------------------------------------------------------------
 # Raw SQL baseline
 # --------------------------------------------------------------------------------------------
+
+def shares(n: int) -> list[int]:
+    """n split over the CONCURRENCY clients."""
+    return [n // CONCURRENCY + (1 if i < n % CONCURRENCY else 0) for i in range(CONCURRENCY)]
+
+
+def drive_clients(target, client_args: list[tuple], *, profile: Path | None = None) -> tuple[list, dict, str]:
+    """Fork one process per entry of `client_args`, each running target(*args, barrier, results);
+    all start together once ready (the CPU window and the optional py-spy profile of the first one
+    begin then). Returns (what each put in `results`, CPU seconds by group, DB activity)."""
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(len(client_args) + 1), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results), daemon=True) for args in client_args]
+    for p in procs:
+        p.start()
+    sampler, profiler = ActivitySampler(), None
+    try:
+        barrier.wait(timeout=60)
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            profiler = c.start_py_spy(CHILDREN, f"py-spy-{profile.stem}", procs[0].pid, profile)
+        cpu0 = c.cpu_snapshot()
+        sampler.start()
+        got = [results.get(timeout=300) for _ in procs]
+        cpu1 = c.cpu_snapshot()
+    finally:
+        activity = sampler.finish()
+        if profiler is not None:
+            CHILDREN.stop(profiler, timeout=30, sig=signal.SIGINT)
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+    return got, cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs}), activity
+
 
 RAW_SQL = "UPDATE accounts SET balance = balance - 1 WHERE id = %s AND balance - pending >= 1"
 
@@ -191,25 +249,7 @@ def _raw_client(account_id: int, count: int, barrier, results) -> None:
 
 def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
     before = project.balance(user_id)
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(CONCURRENCY), ctx.Queue()
-    shares = [n // CONCURRENCY + (1 if i < n % CONCURRENCY else 0) for i in range(CONCURRENCY)]
-    procs = [ctx.Process(target=_raw_client, args=(account_id, share, barrier, results), daemon=True)
-             for share in shares]
-    for p in procs:
-        p.start()
-    sampler = ActivitySampler()
-    try:
-        cpu0 = c.cpu_snapshot()
-        sampler.start()
-        got = [results.get(timeout=120) for _ in procs]
-        cpu1 = c.cpu_snapshot()
-    finally:
-        activity = sampler.finish()
-        for p in procs:
-            p.join(5)
-            if p.is_alive():
-                p.kill()
+    got, groups, activity = drive_clients(_raw_client, [(account_id, share) for share in shares(n)])
     start, end = min(g[0] for g in got), max(g[1] for g in got)
     moved = sum(g[2] for g in got)
     after = project.balance(user_id)
@@ -218,10 +258,59 @@ def run_raw(project: Project, account_id: int, user_id: int, n: int) -> dict:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (moved, account_id))
     ok = moved == n and before - after == n and project.balance(user_id) == before
-    groups = cpu_by_group(cpu0, cpu1, None, {p.pid for p in procs})
     return {"n": n, "seconds": end - start, "rate": n / (end - start), "ok": ok,
             "check": f"{moved} rows moved, balance {before} -> {after} (then restored)",
             "cpu_cores": cores(groups, end - start), "activity": activity}
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger alone: services.billing called directly, no job machinery
+# --------------------------------------------------------------------------------------------
+
+def _ledger_client(op: str, user_id: int, count: int, tag: str, barrier, results) -> None:
+    """`count` ledger operations on the hot wallet, each in its own transaction on its own session:
+    `charge` (one transaction each) or `hold+capture` (two: the hold commits before the work, as
+    an LLM call's does, the capture after)."""
+    from models.database import make_database
+    from services import billing
+
+    db = make_database(os.environ["DATABASE_URL"])  # after the fork: connections of this process's own
+    with db.Session.begin() as session:
+        billing.wallet(session, user_id)
+    barrier.wait()
+    t0 = time.perf_counter()
+    for i in range(count):
+        key = f"bench-ledger-{tag}-{os.getpid()}-{i}"
+        if op == "charge":
+            with db.Session.begin() as session:
+                billing.charge(session, user_id, 1, key=key)
+        else:
+            with db.Session.begin() as session:
+                hold_id = billing.hold(session, user_id, 1, key=key)["hold_id"]
+            with db.Session.begin() as session:
+                billing.capture(session, uuid.UUID(hold_id), 1)
+    results.put((t0, time.perf_counter()))
+    db.engine.dispose()
+
+
+def run_ledger(project: Project, op: str, user_id: int, n: int, *, py_spy: Path | None) -> dict:
+    """N ledger operations (N/2 hold+capture pairs) on ONE wallet by CONCURRENCY processes."""
+    calls = n if op == "charge" else n // 2
+    before, charges_before = project.balance(user_id), project.charges_of(user_id)
+    tag = uuid.uuid4().hex[:8]
+    got, groups, activity = drive_clients(_ledger_client, [(op, user_id, share, tag) for share in shares(calls)],
+                                          profile=py_spy / f"ledger-{op}.txt" if py_spy else None)
+    start, end = min(g[0] for g in got), max(g[1] for g in got)
+    ops = calls * (1 if op == "charge" else 2)
+    after = project.balance(user_id)
+    charges, open_holds = project.charges_of(user_id) - charges_before, project.open_holds()
+    mismatches = project.reconcile()
+    ok = before - after == calls and charges == calls and not open_holds and not mismatches
+    return {"n": ops, "seconds": end - start, "rate": ops / (end - start), "ok": ok,
+            "check": f"{calls} {op} calls, balance {before} -> {after}, {charges} charge transfers, "
+                     f"{open_holds} holds left open, reconcile: {len(mismatches)} mismatches",
+            "cpu_cores": cores(groups, end - start), "activity": activity,
+            "worker_cpu_ms": groups.get("clients", 0.0) / ops * 1000}
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +528,8 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=None, help="number of charges per phase")
     parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
                         help="record the worker with py-spy (raw collapsed stacks) into DIR; slows it down")
+    parser.add_argument("--ledger-only", action="store_true",
+                        help="only the raw baseline and the ledger phases (no worker, no jobs)")
     parser.add_argument("--no-floors", action="store_true",
                         help="skip the two context rows (Celery no-op task, no-op `ping` job; min(N, 2000) each)")
     try:
@@ -447,7 +538,7 @@ def main() -> int:
         CHILDREN.cleanup()
         raise
     n = args.n or (1000 if args.quick else 5000)
-    c.install_guards(CHILDREN, 170 if args.quick else 330)
+    c.install_guards(CHILDREN, 900 if args.quick else 1800)
     CHILDREN.keep_logs = True  # until we finish cleanly
     began = time.perf_counter()
     job_timeout = 100 if args.quick else 180
@@ -456,32 +547,42 @@ def main() -> int:
     reset_stores()
     project = Project()
 
-    log("creating users: the raw-baseline account, the hot wallet, the spread wallets")
+    log("creating users: the raw-baseline account, the hot wallets (jobs, ledger), the spread wallets")
     raw_user = project.create_users("raw", 1, n + 100)[0]
     raw_account = project.purchased_account_id(raw_user)
     hot_user = project.create_users("hot", 1, n + 100)[0]
-    spread_users = project.create_users("spread", SPREAD_USERS, math.ceil(n / SPREAD_USERS) + 10)
+    ledger_user = project.create_users("ledger", 1, 2 * n + 100)[0]
+    spread_users = ([] if args.ledger_only else
+                    project.create_users("spread", SPREAD_USERS, math.ceil(n / SPREAD_USERS) + 10))
     log(f"users ready ({time.perf_counter() - began:.1f} s)")
 
     wait_for_quiet()
     raw_runs = [run_raw(project, raw_account, raw_user, n)]
     log(f"raw #1: {raw_runs[0]['rate']:.0f} updates/s ({raw_runs[0]['check']})")
 
-    noop = ping = None
-    if not args.no_floors:
-        floor_n = min(n, 2000)  # steady-state rates; fewer jobs keep the run short
-        noop = run_noop(project, floor_n, py_spy=args.py_spy)
-        log(f"celery no-op: {noop['rate']:.0f} tasks/s")
-        ping = run_jobs(project, "ping", [hot_user] * floor_n, kind="ping", py_spy=args.py_spy,
-                        timeout=job_timeout)
-        log(f"ping jobs: {ping['rate']:.0f} jobs/s ({ping['check']})")
+    noop = ping = hot = spread = None
+    if not args.ledger_only:
+        if not args.no_floors:
+            floor_n = min(n, 2000)  # steady-state rates; fewer jobs keep the run short
+            noop = run_noop(project, floor_n, py_spy=args.py_spy)
+            log(f"celery no-op: {noop['rate']:.0f} tasks/s")
+            ping = run_jobs(project, "ping", [hot_user] * floor_n, kind="ping", py_spy=args.py_spy,
+                            timeout=job_timeout)
+            log(f"ping jobs: {ping['rate']:.0f} jobs/s ({ping['check']})")
 
-    hot = run_jobs(project, "hot", [hot_user] * n, py_spy=args.py_spy, timeout=job_timeout)
-    log(f"hot: {hot['rate']:.0f} charges/s ({hot['check']})")
+        hot = run_jobs(project, "hot", [hot_user] * n, py_spy=args.py_spy, timeout=job_timeout)
+        log(f"hot: {hot['rate']:.0f} charges/s ({hot['check']})")
 
-    owners = [spread_users[i % len(spread_users)] for i in range(n)]
-    spread = run_jobs(project, "spread", owners, py_spy=args.py_spy, timeout=job_timeout)
-    log(f"spread: {spread['rate']:.0f} charges/s ({spread['check']})")
+        owners = [spread_users[i % len(spread_users)] for i in range(n)]
+        spread = run_jobs(project, "spread", owners, py_spy=args.py_spy, timeout=job_timeout)
+        log(f"spread: {spread['rate']:.0f} charges/s ({spread['check']})")
+
+    wait_for_quiet()
+    ledger_charge = run_ledger(project, "charge", ledger_user, n, py_spy=args.py_spy)
+    log(f"ledger charge: {ledger_charge['rate']:.0f} operations/s ({ledger_charge['check']})")
+    wait_for_quiet()
+    ledger_pair = run_ledger(project, "hold+capture", ledger_user, n, py_spy=args.py_spy)
+    log(f"ledger hold+capture: {ledger_pair['rate']:.0f} operations/s ({ledger_pair['check']})")
 
     wait_for_quiet()
     raw_runs.append(run_raw(project, raw_account, raw_user, n))
@@ -493,8 +594,11 @@ def main() -> int:
             ("raw SQL, 1 hot row (#2)", raw_runs[1], "updates/s")]
     if noop:
         rows += [("ctx: Celery no-op task", noop, "tasks/s"), ("ctx: no-op `ping` job", ping, "jobs/s")]
-    rows += [("jobs: charge, 1 hot wallet", hot, "charges/s"),
-             (f"jobs: charge, {SPREAD_USERS} wallets", spread, "charges/s")]
+    if hot:
+        rows += [("jobs: charge, 1 hot wallet", hot, "charges/s"),
+                 (f"jobs: charge, {SPREAD_USERS} wallets", spread, "charges/s")]
+    rows += [("ledger: charge, 1 hot wallet", ledger_charge, "ops/s"),
+             ("ledger: hold+capture, 1 hot", ledger_pair, "ops/s")]
     print()
     print(f"Billing throughput: N={n} per phase, {CONCURRENCY} worker processes / {CONCURRENCY} SQL clients, "
           f"{os.cpu_count()} cores, PostgreSQL {DB_NAME}, Redis db 10")
@@ -529,9 +633,16 @@ def main() -> int:
     for label, r, _ in rows:
         print(f"check {label}: {r['check']}")
     print()
-    hot_ratio = hot["rate"] / raw["rate"]
-    print(f"hot wallet / raw SQL = {hot_ratio:.3f}  (goal >= {GOAL}): {'MET' if hot_ratio >= GOAL else 'NOT MET'}")
-    print(f"{SPREAD_USERS} wallets / raw SQL = {spread['rate'] / raw['rate']:.3f}")
+    if hot:
+        hot_ratio = hot["rate"] / raw["rate"]
+        print(f"hot wallet jobs / raw SQL = {hot_ratio:.3f}  (goal >= {GOAL}): "
+              f"{'MET' if hot_ratio >= GOAL else 'NOT MET'}")
+        print(f"{SPREAD_USERS} wallets jobs / raw SQL = {spread['rate'] / raw['rate']:.3f}")
+    for label, r in (("charge", ledger_charge), ("hold+capture", ledger_pair)):
+        ratio = r["rate"] / raw["rate"]
+        print(f"ledger only, {label}, 1 hot wallet / raw SQL = {ratio:.3f} operations  (goal >= {GOAL}): "
+              f"{'MET' if ratio >= GOAL else 'NOT MET'}")
+    print(f"  (hold+capture: {ledger_pair['rate'] / 2:.0f} LLM calls/s of ledger work on one wallet)")
     if ping:
         print(f"no-op ping job / raw SQL = {ping['rate'] / raw['rate']:.3f}  (the job machinery alone, no billing)")
     all_ok = all(r["ok"] for _, r, _ in rows)

@@ -82,7 +82,7 @@ def setup(n: int) -> list[int]:
     from models.base import utcnow
     from models.database import make_database
     from services import billing
-    from services.billing.ledger import system_account
+    from services.billing.ledger import system_account_id
     from tests.subscription_support import due_subscribers
 
     db = make_database(load_settings().database_url)
@@ -95,7 +95,7 @@ def setup(n: int) -> list[int]:
         for user_id in chargers:
             billing.top_up(session, user_id, 10_000_000, event_id=f"bench-{user_id}")
         for name in ("grants", "expired"):
-            system_account(session, name)
+            system_account_id(session, name)
     db.engine.dispose()
     return chargers
 
@@ -120,7 +120,7 @@ def charge_stream(chargers: list[int], stop, counts) -> None:
     from services import billing
 
     db = make_database(load_settings().database_url, pool_size=1)
-    done, last, n = 0, time.monotonic(), 0
+    last, n = time.monotonic(), 0
     while not stop.is_set():
         with db.Session.begin() as session:
             billing.charge(session, chargers[n % len(chargers)], 1, key=f"bench-charge-{uuid.uuid4()}")

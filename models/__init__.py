@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per domain; importing this package registers them all."""
 
+from models.api_keys import ApiKey
 from models.base import Base
 from models.billing import Account, AccountKind, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.customers import Customer
@@ -19,7 +20,7 @@ from models.subscriptions import Period, Subscription, SubscriptionStatus, Tier
 from models.usage import UsageDaily, UsageRollupState, UsageTierDaily
 from models.users import Role, User
 
-__all__ = ["Account", "AccountKind", "Base", "Branch", "Category", "Character", "ChatMessage", "ChatSession",
+__all__ = ["Account", "AccountKind", "ApiKey", "Base", "Branch", "Category", "Character", "ChatMessage", "ChatSession",
            "Customer", "DailySummary", "DocumentCounter", "DocumentKind", "Export", "ExportFormat", "ExportKind",
            "ExportStatus", "ExternalIdentity", "FeatureFlag", "FINISHED", "HoldState", "Import", "ImportRowError",
            "ImportStagedRow", "InventoryMovement", "Invoice", "InvoicePdf", "Job", "JobEvent", "JobStatus",

@@ -35,12 +35,13 @@ class AuthError(DomainError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a valid token speaks for, as the database says now (role and branch are not the token's)."""
+    """Who a valid token or API key speaks for, as the database says now (role and branch are not the token's)."""
 
     user_id: int
     role: Role
     session_id: uuid.UUID | None = None
     branch_id: int | None = None
+    api_key_id: int | None = None  # set when an API key, not a sign-in session's token, authenticated the request
 
     def sees(self, stmt, owner_column):
         """`stmt` narrowed to the rows this principal may see by their owner: an admin all, anyone else their own."""

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                                              "bearerFormat": "JWT"}}},
+                                                              "bearerFormat": "JWT or API key"}}},
         },
     )
     _register_request_hooks(app)
@@ -56,15 +56,15 @@ class ConveyorApi(Api):
 
 def _register_blueprints(app: Flask) -> None:
     from web import docs
-    from web.blueprints import (auth, billing_admin, branches, catalogue, chat, customers, exports, flags, health,
-                                imports, invoice_pdfs, jobs, market, metrics, openai_gateway, orders, payments, reports,
-                                sales, stock, subscriptions, usage, users, wallet)
+    from web.blueprints import (api_keys, auth, billing_admin, branches, catalogue, chat, customers, exports, flags,
+                                health, imports, invoice_pdfs, jobs, market, metrics, openai_gateway, orders, payments,
+                                reports, sales, stock, subscriptions, usage, users, wallet)
 
     api = ConveyorApi(app)
-    for blueprint in (auth.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp, payments.blp,
-                      branches.blp, catalogue.blp, stock.blp, customers.blp, sales.blp, orders.blp, invoice_pdfs.blp,
-                      reports.blp, subscriptions.blp, market.blp, usage.blp, imports.blp, exports.blp, chat.blp,
-                      openai_gateway.blp):
+    for blueprint in (auth.blp, api_keys.blp, users.blp, jobs.blp, wallet.blp, billing_admin.blp, flags.blp,
+                      payments.blp, branches.blp, catalogue.blp, stock.blp, customers.blp, sales.blp, orders.blp,
+                      invoice_pdfs.blp, reports.blp, subscriptions.blp, market.blp, usage.blp, imports.blp, exports.blp,
+                      chat.blp, openai_gateway.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)

@@ -1,16 +1,22 @@
-"""Bearer-token authentication and role checks for endpoints: the token, then its user and session as they are now."""
+"""Bearer authentication and role checks for endpoints: an access token (its user and session as they
+are now) or a user's API key (`ck_...`: its user as they are now, until the key is revoked)."""
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
-from flask import g, request
+from flask import after_this_request, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import Role
+from services import api_keys
 from services.auth import AuthError, Principal, TokenClaims, verify_token
 from services.errors import DomainError
 from web import identity_cache
-from worker.runtime import get_settings
+from worker.runtime import get_db, get_settings
+
+log = logging.getLogger(__name__)
 
 
 class Forbidden(DomainError):
@@ -35,16 +41,59 @@ def principal_of(claims: TokenClaims) -> Principal:
     return Principal(claims.user_id, state.role, claims.session_id, state.branch_id)
 
 
-def require_auth(*roles: Role):
-    """The endpoint needs a valid bearer token, and when roles are given, one of those roles."""
+def principal_of_api_key(key: str) -> Principal:
+    """Refuses a key that is malformed, unknown or revoked, or whose user is gone or deleted. A key
+    outlives its user's password changes and sign-outs: only revocation or deletion ends it."""
+    if not api_keys.KEY_SHAPE.fullmatch(key):
+        raise AuthError("the API key is not valid", code="invalid_api_key")
+    ref, state, first_use = identity_cache.lookup_api_key(api_keys.digest(key))
+    if ref is None:
+        raise AuthError("the API key is not valid", code="invalid_api_key")
+    if ref.revoked or state is None or state.deleted:
+        raise AuthError("the API key was revoked", code="api_key_revoked")
+    if first_use:
+        _record_use_after_response(ref.key_id)
+    return Principal(ref.user_id, state.role, None, state.branch_id, api_key_id=ref.key_id)
+
+
+def _record_use_after_response(key_id: int) -> None:
+    """The key's `last_used_at`, written once the answer has gone (at most once a minute per key)."""
+    db = get_db()  # the answer closes outside the app's context
+
+    def record() -> None:
+        try:
+            with db.Session.begin() as session:
+                api_keys.touch(session, key_id)
+        except SQLAlchemyError:  # a missed "last used" is not worth a failure anywhere
+            log.warning("could not record the use of API key %s", key_id, exc_info=True)
+
+    @after_this_request
+    def _after(response):
+        response.call_on_close(record)
+        return response
+
+
+def principal_of_bearer(token: str) -> Principal:
+    """Who the bearer credential (an access token or an API key) speaks for; AuthError if nobody."""
+    if api_keys.looks_like_key(token):
+        return principal_of_api_key(token)
+    return principal_of(verify_token(token, get_settings().secret_key))
+
+
+def require_auth(*roles: Role, session_only: bool = False):
+    """The endpoint needs a valid access token or API key, and when roles are given, one of those
+    roles. `session_only`: an API key may not use it (managing keys, the password, sessions)."""
 
     def decorate(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
                 raise AuthError("a bearer access token is required", code="missing_token")
-            g.principal = principal_of(verify_token(token.strip(), get_settings().secret_key))
+            g.principal = principal_of_bearer(token)
+            if session_only and g.principal.api_key_id is not None:
+                raise Forbidden("an API key may not do this; sign in", code="session_required")
             if roles and g.principal.role not in roles:
                 raise Forbidden("your role may not do this", details={"allowed": [r.value for r in roles]})
             return fn(*args, **kwargs)

@@ -1,5 +1,6 @@
 """What a request's token is worth now (its user's version, role, branch, deletion; its session's
-revocation), cached in Redis for a few seconds so that a request costs one round trip, not a query.
+revocation; an API key's owner and revocation), cached in Redis for a few seconds so that a request
+costs one round trip (two for an API key), not a query.
 
 Changes write the new state into the cache after their commit (not a delete): a reader that read
 the database before that commit stores what it read only if the key is absent (`SET NX`), so it
@@ -12,8 +13,9 @@ import uuid
 
 from redis import RedisError
 
-from models import Role, User
-from services import sessions
+from models import ApiKey, Role, User
+from services import api_keys, sessions
+from services.api_keys import KeyRef
 from services.sessions import UserState
 from worker.runtime import get_db, get_runtime
 
@@ -29,6 +31,23 @@ def _user_key(user_id: int) -> str:
 
 def _session_key(session_id: uuid.UUID) -> str:
     return f"conveyor:identity:session:{session_id}"
+
+
+def _api_key_key(key_hash: str) -> str:
+    return f"conveyor:identity:api-key:{key_hash}"
+
+
+def _key_used_key(key_id: int) -> str:
+    return f"conveyor:identity:api-key-used:{key_id}"
+
+
+def _encode_key(ref: KeyRef) -> str:
+    return f"{ref.key_id}|{ref.user_id}|{int(ref.revoked)}"
+
+
+def _decode_key(value: str) -> KeyRef:
+    key_id, user_id, revoked = value.split("|")
+    return KeyRef(int(key_id), int(user_id), revoked == "1")
 
 
 def _encode_user(state: UserState | None) -> str:
@@ -60,6 +79,48 @@ def lookup(user_id: int, session_id: uuid.UUID) -> tuple[UserState | None, bool]
         live = sessions.session_live(session, session_id, user_id)
     _store({keys[0]: _encode_user(state), keys[1]: str(user_id) if live else REVOKED}, only_if_absent=True)
     return state, live
+
+
+def lookup_api_key(key_hash: str) -> tuple[KeyRef | None, UserState | None, bool]:
+    """(the key with this digest, None if there is none; its user's state, None if there is no such
+    user; whether this is the key's first use in api_keys.TOUCH_INTERVAL, to be recorded).
+
+    Unknown digests are not cached: anyone can send them, and each would be an entry."""
+    redis = get_runtime().redis
+    try:
+        cached = redis.get(_api_key_key(key_hash))
+    except RedisError:
+        log.warning("identity cache unavailable; reading the database", exc_info=True)
+        cached = None
+    if cached is not None:
+        ref = _decode_key(cached)
+    else:
+        with get_db().read() as session:
+            ref = api_keys.resolve(session, key_hash)
+        if ref is None:
+            return None, None, False
+        _store({_api_key_key(key_hash): _encode_key(ref)}, only_if_absent=True)
+    if ref.revoked:
+        return ref, None, False
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.get(_user_key(ref.user_id))
+            pipe.set(_key_used_key(ref.key_id), "1", nx=True, ex=int(api_keys.TOUCH_INTERVAL.total_seconds()))
+            cached_user, first_use = pipe.execute()
+    except RedisError:
+        log.warning("identity cache unavailable; reading the database", exc_info=True)
+        cached_user, first_use = None, False
+    if cached_user is not None:
+        return ref, _decode_user(cached_user), bool(first_use)
+    with get_db().read() as session:
+        state = sessions.user_state(session, ref.user_id)
+    _store({_user_key(ref.user_id): _encode_user(state)}, only_if_absent=True)
+    return ref, state, bool(first_use)
+
+
+def api_key_revoked(key: ApiKey) -> None:
+    """After the commit that revoked the key."""
+    _store({_api_key_key(key.key_hash): _encode_key(KeyRef(key.id, key.user_id, True))}, only_if_absent=False)
 
 
 def user_changed(user: User) -> None:

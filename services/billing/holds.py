@@ -10,15 +10,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import Account, HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
+from models import HoldState, LedgerOperation, Transfer, TransferKind, TransferStatus
 from models.base import utcnow
-from services.billing.ledger import Leg, apply, begin_operation, spend_legs, system_account, user_accounts
+from services.billing.ledger import (OPERATIONS, TRANSFERS, Leg, Reservation, apply, begin_operation, forget,
+                                     lock_user, run, spend_legs)
 from services.errors import Conflict, DomainError, NotFound
 
 DEFAULT_TTL = timedelta(minutes=15)
+_RESOLVE = (update(OPERATIONS).where(OPERATIONS.c.id == bindparam("hold_id"), OPERATIONS.c.kind == TransferKind.hold,
+                                     OPERATIONS.c.state == HoldState.open)
+            .values(state=bindparam("to"), resolved_at=bindparam("now"))
+            .returning(OPERATIONS.c.user_id, OPERATIONS.c.amount, OPERATIONS.c.job_id))
+_RELEASE = (update(TRANSFERS).where(TRANSFERS.c.operation_id == bindparam("hold_id"),
+                                    TRANSFERS.c.status == TransferStatus.pending)
+            .values(status=TransferStatus.voided)
+            .returning(TRANSFERS.c.id, TRANSFERS.c.debit_account_id, TRANSFERS.c.credit_account_id,
+                       TRANSFERS.c.amount, TRANSFERS.c.description))
 
 
 def hold(session: Session, user_id: int, amount: int, *, key: str, reference: str | None = None,
@@ -30,29 +40,28 @@ def hold(session: Session, user_id: int, amount: int, *, key: str, reference: st
         state=HoldState.open, expires_at=utcnow() + ttl)
     if done:
         return operation.result
-    legs = spend_legs(user_accounts(session, user_id, lock=True), system_account(session, "revenue"), amount,
-                      TransferKind.hold, status=TransferStatus.pending, description=reference)
-    transfers = apply(session, operation, legs)
-    operation.result = {"hold_id": str(operation.id), "amount": amount, "transfer_ids": [t.id for t in transfers]}
-    return operation.result
+    locked = lock_user(session, user_id, "revenue")
+    legs = spend_legs(locked, amount, TransferKind.hold, status=TransferStatus.pending, description=reference)
+    return apply(session, operation, legs, users=locked.ids, hold_id=str(operation.id), amount=amount)
 
 
-def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[LedgerOperation, list[Transfer]]:
-    """Move an open hold to `to`, once; its pending reservations, its user's accounts locked."""
-    operation = session.get(LedgerOperation, hold_id)
-    if operation is None or operation.kind != TransferKind.hold:
-        raise NotFound("no such hold", code="hold_not_found")
-    user_accounts(session, operation.user_id, lock=True)
-    moved = session.execute(
-        update(LedgerOperation).where(LedgerOperation.id == hold_id, LedgerOperation.state == HoldState.open)
-        .values(state=to, resolved_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    if not moved:
-        session.refresh(operation)
-        raise Conflict(f"the hold is already {operation.state.value}", code="hold_already_resolved",
-                       details={"state": operation.state.value})
-    session.expire(operation)
-    legs = list(session.scalars(select(Transfer).where(Transfer.operation_id == hold_id).order_by(Transfer.id)))
-    return operation, legs
+def _resolve(session: Session, hold_id: uuid.UUID, to: HoldState) -> tuple[int, int, uuid.UUID | None,
+                                                                             list[Reservation]]:
+    """Move an open hold to `to`, once (the conditional UPDATE of its row serialises its resolutions),
+    and its reservations out of `pending`; (its user, amount, job, the reservations, in id order)."""
+    row = run(session, _RESOLVE, {"hold_id": hold_id, "to": to, "now": utcnow()}).first()
+    if row is None:
+        state = session.scalar(select(LedgerOperation.state).where(LedgerOperation.id == hold_id,
+                                                                   LedgerOperation.kind == TransferKind.hold))
+        if state is None:
+            raise NotFound("no such hold", code="hold_not_found")
+        raise Conflict(f"the hold is already {state.value}", code="hold_already_resolved",
+                       details={"state": state.value})
+    reservations = sorted((Reservation(*r) for r in run(session, _RELEASE, {"hold_id": hold_id})),
+                          key=lambda r: r.id)
+    forget(session, LedgerOperation, [hold_id], ["state", "resolved_at"])
+    forget(session, Transfer, [r.id for r in reservations], ["status"])
+    return row.user_id, row.amount, row.job_id, reservations
 
 
 def capture(session: Session, hold_id: uuid.UUID, actual: int) -> dict:
@@ -65,23 +74,19 @@ def capture(session: Session, hold_id: uuid.UUID, actual: int) -> dict:
                        details={"state": HoldState.captured.value}) from exc
     if done:
         return operation.result
-    hold_op, reservations = _resolve(session, hold_id, HoldState.captured)
-    if not 0 <= actual <= hold_op.amount:
+    operation.user_id, held, operation.job_id, reservations = _resolve(session, hold_id, HoldState.captured)
+    if not 0 <= actual <= held:
         raise DomainError("a capture may not exceed its hold", code="capture_exceeds_hold",
-                          details={"held": hold_op.amount, "actual": actual})
-    operation.user_id, operation.job_id = hold_op.user_id, hold_op.job_id
+                          details={"held": held, "actual": actual})
     legs, left = [], actual
     for reserved in reservations:  # granted first, as the hold took them
         part = min(left, reserved.amount)
         if part:
-            legs.append(Leg(session.get_one(Account, reserved.debit_account_id),
-                            session.get_one(Account, reserved.credit_account_id), part, TransferKind.charge,
+            legs.append(Leg(reserved.debit_id, reserved.credit_id, part, TransferKind.charge,
                             reference_id=reserved.id, description=reserved.description))
         left -= part
-    transfers = apply(session, operation, legs, releases=reservations)
-    operation.result = {"hold_id": str(hold_id), "captured": actual, "released": hold_op.amount - actual,
-                        "transfer_ids": [t.id for t in transfers]}
-    return operation.result
+    return apply(session, operation, legs, users={r.debit_id for r in reservations}, locked=False,
+                 releases=reservations, hold_id=str(hold_id), captured=actual, released=held - actual)
 
 
 def void(session: Session, hold_id: uuid.UUID) -> dict:
@@ -90,11 +95,9 @@ def void(session: Session, hold_id: uuid.UUID) -> dict:
                                       params={"hold_id": str(hold_id)})
     if done:
         return operation.result
-    hold_op, reservations = _resolve(session, hold_id, HoldState.voided)
-    operation.user_id = hold_op.user_id
-    apply(session, operation, [], releases=reservations)
-    operation.result = {"hold_id": str(hold_id), "released": hold_op.amount}
-    return operation.result
+    operation.user_id, held, _, reservations = _resolve(session, hold_id, HoldState.voided)
+    return apply(session, operation, [], users={r.debit_id for r in reservations}, locked=False,
+                 releases=reservations, hold_id=str(hold_id), released=held)
 
 
 def expired_holds(session: Session, now: datetime | None = None, limit: int = 500) -> list[uuid.UUID]:

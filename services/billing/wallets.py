@@ -7,43 +7,35 @@ from typing import Callable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import Account, AccountKind, LedgerOperation, Transfer, TransferKind, TransferStatus, User
+from models import Account, AccountKind, Transfer, TransferKind, TransferStatus, User
 from models.base import int_column_max
-from services.billing.ledger import Leg, apply, begin_operation, spend_legs, system_account, user_accounts
+from services.billing.ledger import Leg, Locked, apply, begin_operation, lock_user, spend_legs
 from services.errors import DomainError, NotFound
 from services.pagination import page, where_given
 
-
-def _result(operation: LedgerOperation, transfers: list[Transfer], **extra) -> dict:
-    operation.result = {"operation_id": str(operation.id), "transfer_ids": [t.id for t in transfers], **extra}
-    return operation.result
+Legs = Callable[[Locked], list[Leg]]
 
 
-Legs = Callable[[dict[AccountKind, Account]], list[Leg]]
-
-
-def _operate(session: Session, *, key: str, kind: TransferKind, user_id: int, amount: int, legs: Legs,
+def _operate(session: Session, *, key: str, kind: TransferKind, user_id: int, amount: int, system: str, legs: Legs,
              job_id=None, params: dict | None = None, **extra) -> dict:
     """Record the operation under `key` and post what `legs` makes of the user's locked accounts, once."""
     operation, done = begin_operation(session, key=key, kind=kind, user_id=user_id, job_id=job_id, amount=amount,
                                       params={"user_id": user_id, "amount": amount, **(params or {})})
     if done:
         return operation.result
-    transfers = apply(session, operation, legs(user_accounts(session, user_id, lock=True)))
-    return _result(operation, transfers, amount=amount, **extra)
+    locked = lock_user(session, user_id, system)
+    return apply(session, operation, legs(locked), users=locked.ids, operation_id=str(operation.id), amount=amount,
+                 **extra)
 
 
-def _credit(session: Session, source: str, into: AccountKind, amount: int, kind: TransferKind,
-            description: str | None) -> Legs:
-    """From the system account `source` into the user's `into` account."""
-    return lambda accounts: [Leg(system_account(session, source), accounts[into], amount, kind,
-                                 description=description)]
+def _credit(into: AccountKind, amount: int, kind: TransferKind, description: str | None) -> Legs:
+    """From the system account into the user's `into` account."""
+    return lambda locked: [Leg(locked.system_id, locked.accounts[into].id, amount, kind, description=description)]
 
 
-def _spend(session: Session, sink: str, amount: int, kind: TransferKind, description: str | None) -> Legs:
-    """From the user's credits, granted first, into the system account `sink`."""
-    return lambda accounts: spend_legs(accounts, system_account(session, sink), amount, kind,
-                                       description=description)
+def _spend(amount: int, kind: TransferKind, description: str | None) -> Legs:
+    """From the user's credits, granted first, into the system account."""
+    return lambda locked: spend_legs(locked, amount, kind, description=description)
 
 
 def require_user(session: Session, user_id: int) -> None:
@@ -56,15 +48,15 @@ def grant_signup_bonus(session: Session, user_id: int, amount: int) -> dict | No
     if amount <= 0:
         return None
     return _operate(session, key=f"signup-bonus:{user_id}", kind=TransferKind.bonus, user_id=user_id, amount=amount,
-                    legs=_credit(session, "bonus", AccountKind.granted, amount, TransferKind.bonus, "signup bonus"))
+                    system="bonus", legs=_credit(AccountKind.granted, amount, TransferKind.bonus, "signup bonus"))
 
 
 def top_up(session: Session, user_id: int, amount: int, *, event_id: str, job_id=None, key: str | None = None) -> dict:
     """A payment succeeded: credit the user's purchased credits, once per `key` (by default, per provider event)."""
     require_user(session, user_id)
     return _operate(session, key=key or f"payment:{event_id}", kind=TransferKind.topup, user_id=user_id, amount=amount,
-                    job_id=job_id, legs=_credit(session, "payments", AccountKind.purchased, amount,
-                                                TransferKind.topup, f"payment {event_id}"))
+                    job_id=job_id, system="payments",
+                    legs=_credit(AccountKind.purchased, amount, TransferKind.topup, f"payment {event_id}"))
 
 
 def charge(session: Session, user_id: int, amount: int, *, key: str, job_id=None, description: str | None = None,
@@ -72,17 +64,16 @@ def charge(session: Session, user_id: int, amount: int, *, key: str, job_id=None
     """Spend credits, granted first; InsufficientFunds moves nothing."""
     return _operate(session, key=key, kind=TransferKind.charge, user_id=user_id, amount=amount, job_id=job_id,
                     params={"description": description, "reference": reference}, reference=reference,
-                    legs=_spend(session, "revenue", amount, TransferKind.charge, description))
+                    system="revenue", legs=_spend(amount, TransferKind.charge, description))
 
 
 def adjust(session: Session, user_id: int, amount: int, *, reason: str, key: str, job_id=None) -> dict:
     """An admin's correction: a positive amount adds purchased credits, a negative one spends credits."""
     require_user(session, user_id)
     kind = TransferKind.adjustment
-    legs = (_credit(session, "adjustments", AccountKind.purchased, amount, kind, reason) if amount > 0
-            else _spend(session, "adjustments", -amount, kind, reason))
+    legs = (_credit(AccountKind.purchased, amount, kind, reason) if amount > 0 else _spend(-amount, kind, reason))
     return _operate(session, key=key, kind=kind, user_id=user_id, amount=amount, job_id=job_id,
-                    params={"reason": reason}, legs=legs)
+                    params={"reason": reason}, system="adjustments", legs=legs)
 
 
 def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=None,
@@ -104,12 +95,12 @@ def refund(session: Session, transfer_id: int, amount: int, *, key: str, job_id=
     if refunded + amount > charged.amount:
         raise DomainError("a refund may not exceed what the charge took", code="refund_exceeds_charge",
                           details={"charged": charged.amount, "refunded": refunded, "requested": amount})
-    payer = session.get(Account, charged.debit_account_id)
-    operation.user_id = payer.owner_id
-    user_accounts(session, payer.owner_id, lock=True)
-    legs = [Leg(session.get(Account, charged.credit_account_id), payer, amount, TransferKind.refund,
+    operation.user_id = session.scalar(select(Account.owner_id).where(Account.id == charged.debit_account_id))
+    locked = lock_user(session, operation.user_id, "revenue")
+    legs = [Leg(charged.credit_account_id, charged.debit_account_id, amount, TransferKind.refund,
                 reference_id=charged.id, description=f"refund of transfer {charged.id}")]
-    return _result(operation, apply(session, operation, legs), amount=amount, refunded_total=refunded + amount)
+    return apply(session, operation, legs, users=locked.ids, operation_id=str(operation.id), amount=amount,
+                 refunded_total=refunded + amount)
 
 
 def _branch_of_payer(session: Session, charged: Transfer) -> int | None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import AccountKind, LedgerOperation, ProductKind, PurchaseStatus, Transfer, TransferKind
-from services.billing.ledger import Leg, apply, begin_operation, system_account, user_accounts
+from services.billing.ledger import Leg, apply, begin_operation, lock_user
 from services.errors import DomainError
 from services.market.purchases import get_purchase, purchase_key, summary
 
@@ -36,14 +36,14 @@ def _take_back(session: Session, user_id: int, credits: int, *, purchase_id: int
                                       params={"purchase_id": purchase_id, "amount": credits})
     if done:
         return operation.result["taken"]
-    purchased = user_accounts(session, user_id, lock=True)[AccountKind.purchased]
+    locked = lock_user(session, user_id, "payments")
+    purchased = locked.accounts[AccountKind.purchased]
     # Credits held by a pending hold are spoken for: only what is available can be taken.
-    taken = min(credits, max(0, purchased.balance - purchased.pending))
+    taken = min(credits, purchased.available)
     topped_up = session.scalar(select(Transfer.id).join(LedgerOperation, LedgerOperation.id == Transfer.operation_id)
                                .where(LedgerOperation.idempotency_key == purchase_key(purchase_id)))
-    legs = [Leg(purchased, system_account(session, "payments"), taken, TransferKind.refund, reference_id=topped_up,
+    legs = [Leg(purchased.id, locked.system_id, taken, TransferKind.refund, reference_id=topped_up,
                 description=f"refund of purchase {purchase_id}")] if taken else []
-    transfers = apply(session, operation, legs)
-    operation.result = {"operation_id": str(operation.id), "transfer_ids": [t.id for t in transfers],
-                        "taken": taken, "not_taken": credits - taken}
+    apply(session, operation, legs, users=locked.ids, operation_id=str(operation.id), taken=taken,
+          not_taken=credits - taken)
     return taken

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import AccountKind, Subscription, SubscriptionStatus, Tier, TransferKind
-from services.billing.ledger import Leg, apply, begin_operation, system_account, user_accounts
+from models import AccountKind, LedgerOperation, Subscription, SubscriptionStatus, Tier, TransferKind
+from services.billing.ledger import Leg, apply, begin_operation, lock_user
 from services.errors import NotFound
 from services.subscriptions.grants import GRANTS, count_after_commit, renew
 from services.subscriptions.periods import period_containing
@@ -72,20 +72,23 @@ def _restart(session: Session, subscription: Subscription, tier: Tier, now: date
 
 
 def _upgrade(session: Session, operation, subscription: Subscription, current: Tier, tier: Tier,
-             now: datetime) -> int:
-    """Move to `tier` now and grant the difference pro rata to what is left of the period (floored)."""
+             now: datetime) -> tuple[int, list[Leg], set[int]]:
+    """Move to `tier` now and grant the difference pro rata to what is left of the period (floored):
+    the amount, and the grant's leg and the user accounts it moves, for the change's operation."""
     length = subscription.period_end - subscription.period_start
     left = min(max(subscription.period_end - now, timedelta(0)), length)
     amount = (tier.credits_per_period - current.credits_per_period) * (left // MICROSECOND) // (length // MICROSECOND)
+    legs, users = [], set()
     if amount:
-        granted = user_accounts(session, subscription.user_id, lock=True)[AccountKind.granted]
-        apply(session, operation, [Leg(system_account(session, GRANTS), granted, amount, TransferKind.grant,
-                                       description=f"upgrade to {tier.name}, pro rata")])
+        locked = lock_user(session, subscription.user_id, GRANTS)
+        legs = [Leg(locked.system_id, locked.accounts[AccountKind.granted].id, amount, TransferKind.grant,
+                    description=f"upgrade to {tier.name}, pro rata")]
+        users = locked.ids
+        session.execute(update(LedgerOperation).where(LedgerOperation.id == operation.id).values(amount=amount))
         count_after_commit(session, [(tier.name, amount, 0)])
     subscription.tier_id, subscription.next_tier_id = tier.id, None
     subscription.period_granted += amount
-    operation.amount = amount
-    return amount
+    return amount, legs, users
 
 
 def change_tier(session: Session, user_id: int, tier_id: int, *, now: datetime, reference: str) -> dict:
@@ -96,7 +99,7 @@ def change_tier(session: Session, user_id: int, tier_id: int, *, now: datetime, 
         return operation.result
     tier = _tier(session, tier_id)
     subscription = subscription_of(session, user_id, lock=True)
-    granted, effective = 0, now
+    granted, effective, legs, users = 0, now, [], set()
     if subscription is None:
         subscription = start(session, user_id, tier, now=now)
         action, granted = "started", tier.credits_per_period
@@ -107,12 +110,12 @@ def change_tier(session: Session, user_id: int, tier_id: int, *, now: datetime, 
         elif tier.id == current.id:
             action, subscription.next_tier_id = "renewed", None
         elif tier.credits_per_period >= current.credits_per_period:
-            action, granted = "upgraded", _upgrade(session, operation, subscription, current, tier, now)
+            action = "upgraded"
+            granted, legs, users = _upgrade(session, operation, subscription, current, tier, now)
         else:
             action, subscription.next_tier_id, effective = "downgrade_scheduled", tier.id, subscription.period_end
-    operation.result = {"subscription_id": subscription.id, "action": action, "tier_id": tier.id,
-                        "granted": granted, "effective_at": effective.isoformat()}
-    return operation.result
+    return apply(session, operation, legs, users=users, subscription_id=subscription.id, action=action,
+                 tier_id=tier.id, granted=granted, effective_at=effective.isoformat())
 
 
 def cancel(session: Session, user_id: int, *, now: datetime, reference: str) -> dict:
@@ -129,9 +132,8 @@ def cancel(session: Session, user_id: int, *, now: datetime, reference: str) -> 
         action = "cancelled"
         subscription.status, subscription.cancelled_at, subscription.next_tier_id = \
             SubscriptionStatus.cancelled, now, None
-    operation.result = {"subscription_id": subscription.id, "action": action,
-                        "grant_expires_at": subscription.period_end.isoformat()}
-    return operation.result
+    return apply(session, operation, [], users=set(), subscription_id=subscription.id, action=action,
+                 grant_expires_at=subscription.period_end.isoformat())
 
 
 def apply_change(session: Session, user_id: int, data: dict, *, now: datetime, reference: str) -> dict:

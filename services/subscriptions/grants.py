@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from models import AccountKind, Subscription, SubscriptionStatus, Tier, TransferKind
-from services.billing.ledger import Leg, apply, begin_operation, system_account, user_accounts
+from services.billing.ledger import Leg, apply, begin_operation, lock_user, system_account_id
 from services.metrics import record_credits
 from services.subscriptions.periods import period_key
 
@@ -78,18 +78,16 @@ def renew(session: Session, subscription: Subscription, ending_tier: Tier, tier:
         amount=grant, params={"subscription_id": subscription.id, "tier_id": tier.id, "period_start": start})
     if done:
         return operation.result
-    granted_account = user_accounts(session, subscription.user_id, lock=True)[AccountKind.granted]
-    expired = expiry_amount(subscription.period_granted, granted_account.balance - granted_account.pending,
-                            ending_tier)
+    locked = lock_user(session, subscription.user_id, GRANTS)
+    granted_account = locked.accounts[AccountKind.granted]
+    expired = expiry_amount(subscription.period_granted, granted_account.available, ending_tier)
     legs = [leg for leg in (
-        Leg(granted_account, system_account(session, EXPIRED), expired, TransferKind.expiry,
+        Leg(granted_account.id, system_account_id(session, EXPIRED), expired, TransferKind.expiry,
             description=f"unused grant of subscription {subscription.id}"),
-        Leg(system_account(session, GRANTS), granted_account, grant, TransferKind.grant,
+        Leg(locked.system_id, granted_account.id, grant, TransferKind.grant,
             description=f"{tier.name} from {start.isoformat()}")) if leg.amount]
-    apply(session, operation, legs)
     subscription.tier_id, subscription.period_start, subscription.period_end = tier.id, start, end
     subscription.period_granted = grant
     count_after_commit(session, [(tier.name, grant, 0), (ending_tier.name, 0, expired)])
-    operation.result = {"subscription_id": subscription.id, "period_start": start.isoformat(),
-                        "granted": grant, "expired": expired}
-    return operation.result
+    return apply(session, operation, legs, users=locked.ids, subscription_id=subscription.id,
+                 period_start=start.isoformat(), granted=grant, expired=expired)

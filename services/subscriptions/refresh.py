@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models import Account, AccountKind, Subscription, SubscriptionStatus, Tier, TransferKind
-from services.billing.ledger import fingerprint, system_account
+from services.billing.ledger import fingerprint, system_account_id
 from services.subscriptions.batch_writes import stored, write_batch
 from services.subscriptions.grants import EXPIRED, GRANTS, expiry_amount
 from services.subscriptions.periods import period_containing, period_key
@@ -121,7 +121,7 @@ def refresh_batch(session: Session, now: datetime, limit: int) -> BatchOutcome:
                      "fp": fingerprint(TransferKind.grant, params)})
         outcome.granted[tier.name] += grant
         outcome.expired[ending.name] += expired
-    write_batch(session, rows, grants_id=system_account(session, GRANTS).id,
-                expired_id=system_account(session, EXPIRED).id, now=now)
+    write_batch(session, rows, grants_id=system_account_id(session, GRANTS),
+                expired_id=system_account_id(session, EXPIRED), now=now)
     outcome.refreshed = len(claimed)
     return outcome

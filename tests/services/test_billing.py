@@ -197,3 +197,62 @@ def test_a_managers_refund_is_checked_against_the_payers_branch_inside_the_job(s
     assert refused.value.code == "forbidden"
     assert billing.refund(session, charged, 10, key="r-2", branch_id=1)["amount"] == 10
     assert billing.wallet(session, user)["balance"] == 70
+
+
+def test_concurrent_holds_captures_and_charges_on_a_split_wallet_never_deadlock_nor_overdraw(db):
+    """Holds and charges lock the user's accounts; captures and voids do not, and may span both
+    accounts: 4 threads on one wallet, each operation its own transaction, meet no deadlock, and the
+    books balance. Too few credits for all: some are refused, none goes below zero."""
+    import threading
+
+    with db.Session.begin() as session:
+        user = create_user(session, f"{uuid.uuid4().hex[:8]}@example.com", PASSWORD_HASH).id
+        billing.grant_signup_bonus(session, user, 30)
+        billing.top_up(session, user, 30, event_id=f"split-{user}")
+    errors: list[Exception] = []
+
+    def spend(worker: int) -> None:
+        for n in range(12):
+            key = f"split-{worker}-{n}"
+            try:
+                with db.Session.begin() as session:
+                    if n % 3 == 2:
+                        billing.charge(session, user, 2, key=key)
+                        continue
+                    hold_id = uuid.UUID(billing.hold(session, user, 7, key=key)["hold_id"])
+                with db.Session.begin() as session:
+                    if n % 3 == 0:
+                        billing.capture(session, hold_id, 5)
+                    else:
+                        billing.void(session, hold_id)
+            except DomainError as exc:
+                assert exc.code == "insufficient_funds", exc.code
+            except Exception as exc:  # a deadlock or anything else: the test's failure
+                errors.append(exc)
+
+    threads = [threading.Thread(target=spend, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.Session.begin() as session:
+        assert billing.reconcile(session) == []
+        wallet = billing.wallet(session, user)
+        assert wallet["held"] == 0 and 0 <= wallet["available"] <= 60
+
+
+def test_accounts_and_holds_a_caller_loaded_are_current_after_the_ledger_moves_them(session, user):
+    """The ledger writes with plain SQL: objects the caller's session already holds must not go stale."""
+    from sqlalchemy import select
+
+    from models import Account, AccountKind, HoldState, LedgerOperation
+
+    billing.top_up(session, user, 50, event_id=f"stale-{user}")
+    purchased = session.scalar(select(Account).where(Account.owner_id == user,
+                                                     Account.kind == AccountKind.purchased))
+    hold_id = uuid.UUID(billing.hold(session, user, 20, key="stale-h")["hold_id"])
+    assert (purchased.balance, purchased.pending) == (50, 20)
+    held = session.get(LedgerOperation, hold_id)
+    billing.capture(session, hold_id, 5)
+    assert (purchased.balance, purchased.pending) == (45, 0) and held.state == HoldState.captured

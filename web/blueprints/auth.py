@@ -108,7 +108,7 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @require_auth()
+    @require_auth(session_only=True)
     @blp.response(204)
     def post(self):
         """End this session: its refresh token and access tokens are refused from now on."""
@@ -119,7 +119,7 @@ class Logout(MethodView):
 
 @blp.route("/logout-all")
 class LogoutEverywhere(MethodView):
-    @require_auth()
+    @require_auth(session_only=True)
     @blp.response(204)
     def post(self):
         """End every session of yours, this one included."""
@@ -140,7 +140,7 @@ class Me(MethodView):
         with get_db().read() as session:
             return _me(session)
 
-    @require_auth()
+    @require_auth(session_only=True)
     @blp.arguments(UpdateMeSchema)
     @blp.response(200, ProfileUpdatedSchema)
     def patch(self, data):
