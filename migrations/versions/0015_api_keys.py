@@ -1,7 +1,7 @@
 """api keys: users' long-lived bearer keys, stored as digests
 
-Revision ID: 0016
-Revises: 0010
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-22
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import models.base
 
-revision = '0016'
-down_revision = '0010'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
