@@ -37,6 +37,8 @@ def fuzzed_app(make_app):
     return make_app(MAX_WAIT_SECONDS="0")
 
 
+# Every operation of the API in one test: its time grows with the API (about a second an operation).
+@pytest.mark.timeout(900)
 def test_no_request_breaks_the_api(fuzzed_app):
     tokens = [make_user(fuzzed_app, role)[1] for role in (Role.customer, Role.admin)]
     secret = fuzzed_app.extensions["conveyor"].settings.payment_webhook_secrets[0]
