@@ -7,7 +7,6 @@ Decimals are read in the file's style (`1234.56` or `1.234,56`), booleans in Eng
 from __future__ import annotations
 
 import codecs
-import re
 from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -16,11 +15,11 @@ from models.imports import FILE_NAME_LENGTH
 from models.sales import BARCODE_LENGTH, DESCRIPTION_LENGTH, NAME_LENGTH, SIZE_LENGTH, SKU_LENGTH
 from schemas.common import PageArgsSchema, page_schema
 from schemas.sales import MAX_INT, MAX_LINE_QUANTITY, MAX_MONEY, MAX_SIZES, Code, Id, Text, _decimal
+from services.imports.columns import OTHER_SIZE_SEPARATORS, SIZES_SEPARATOR
 from services.imports.numbers import parse_decimal
 
 TRUE = {"1", "true", "yes", "y", "si", "sí", "s", "x", "active", "activo", "on"}
 FALSE = {"0", "false", "no", "n", "inactive", "inactivo", "off", ""}
-SIZE_SEPARATORS = re.compile(r"\s*[|,;/]\s*")
 
 
 class RowDecimal(fields.Field):
@@ -28,7 +27,12 @@ class RowDecimal(fields.Field):
 
     def __init__(self, places: int, maximum: Decimal, *, percent: bool = False, **kwargs):
         super().__init__(validate=_decimal(places, maximum), **kwargs)
-        self.percent = percent
+        self.percent, self.exponent = percent, Decimal(1).scaleb(-places)
+
+    def deserialize(self, *args, **kwargs):
+        """Checked as written (too many places is an error), then at the column's places: `10.5` -> `10.50`."""
+        number = super().deserialize(*args, **kwargs)
+        return number.quantize(self.exponent) if isinstance(number, Decimal) else number
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
@@ -53,10 +57,13 @@ class RowBool(fields.Field):
 
 
 class RowSizes(fields.Field):
-    """`S|M|L` (or `,` `;` `/` between sizes)."""
+    """`S|M|L` (as exports write them: then only `|` separates, so `10/12` is one size), or `,` `;` `/`
+    between sizes in a cell without `|`."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        sizes = [s for s in SIZE_SEPARATORS.split(str(value).strip()) if s]
+        text = str(value).strip()
+        parts = text.split(SIZES_SEPARATOR) if SIZES_SEPARATOR in text else OTHER_SIZE_SEPARATORS.split(text)
+        sizes = [s.strip() for s in parts if s.strip()]
         if len(sizes) > MAX_SIZES:
             raise ValidationError(f"at most {MAX_SIZES} sizes")
         if any(len(s) > SIZE_LENGTH for s in sizes):
