@@ -77,16 +77,12 @@ def write_xlsx(path: Path, rows: int) -> None:
 def setup() -> str:
     """An admin's bearer token."""
     from config import load_settings
-    from models import Role
     from models.database import make_database
-    from services import auth, sessions
 
     settings = load_settings()
     db = make_database(settings.database_url)
     with db.Session.begin() as session:
-        admin = auth.create_user(session, "admin@bench.example", auth.hash_password("bench-password-123"), Role.admin)
-        login, _ = sessions.start(session, admin.id, settings.refresh_token_days)
-        token = auth.issue_token(admin, settings.secret_key, 24 * 3600, session_id=login.id)
+        token = c.bench_admin(session, settings)[1]
     db.engine.dispose()
     return token
 
@@ -246,7 +242,7 @@ def main() -> int:
 
         redis.Redis.from_url(BROKER_URL).flushdb()
         if not args.keep_db:
-            _drop_database()
+            c.drop_database(DB_NAME)
     rate = {label: rows / seconds for label, seconds in timings.items()}
     print(f"\nimports, {rows:,} product rows, code {c.code_version()}, {os.cpu_count()} cores (shared machine)")
     print(f"  {'':<34}{'seconds':>9}{'rows/s':>10}")
@@ -262,13 +258,6 @@ def main() -> int:
     print(f"  worker peak RSS: {small:.0f} MB for 10,000 rows, {large:.0f} MB for {big:,} rows "
           f"(+{large - small:.0f} MB; goal within {MEMORY_GOAL_MB} MB: {met})")
     return 0
-
-
-def _drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(c.PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

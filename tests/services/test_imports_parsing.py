@@ -75,3 +75,21 @@ def test_what_exports_write_reads_back_as_it_was():
     sizes = [["S", "M"], ["10/12"], ["10/12", "S"], []]
     assert [schema.fields["sizes"].deserialize(sizes_cell(s)) if s else [] for s in sizes] == sizes
     assert schema.fields["sizes"].deserialize("S, M; L/XL") == ["S", "M", "L", "XL"]
+
+
+def test_fast_paths_read_what_the_fields_read_and_leave_the_rest_to_them():
+    cells = {"price": ["10.5", "0", "9999999999.99", "99999999999", "-1", "10.505", "1,234.5", "10,5"],
+             "tax_rate": ["0.21", "21", "1", "21%", "0,21"], "min_stock": ["3", "-3", "1e3", "4294967296"],
+             "sku": ["ABC-1", "a b", "é"], "name": ["Café", "=x", "a\x00", "a\ud800", "x" * 300],
+             "barcode": ["8400000000011", "84 00"]}
+    taken = 0
+    for separator in ".,":
+        schema = ProductRowSchema(decimal_separator=separator)
+        paths = schema.fast_paths()
+        for name, texts in cells.items():
+            for text in texts:
+                fast = paths[name](text)
+                if fast is not None:  # read fast only where the field reads the same value
+                    taken += 1
+                    assert (fast, str(fast)) == (value := schema.fields[name].deserialize(text), str(value))
+    assert taken >= 16
