@@ -1,13 +1,18 @@
 """The round trip of issue 9: an export (CSV or XLSX) imported back with `on_existing=update` finds every row
 unchanged (`skip`), whatever the catalogue holds: sizes (one with a `/`), a category, a barcode, inactive
-products, names with a comma, a quote and a newline, names that look like formulas, non-ASCII text."""
+products, names with a comma, a quote and a newline, names that look like formulas, non-ASCII text;
+and an export edited by hand applies exactly its edits (several sets of changed columns)."""
 
 from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
 
 import pytest
 
 from tests.exports_support import export
-from tests.imports_support import finished, upload
+from tests.imports_support import catalogue, finished, upload
 from tests.sales_support import branch, created, product, stock_up
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -58,3 +63,26 @@ def test_a_branchs_stock_export_imports_back_into_it_with_every_row_skipped(clie
     assert result["unknown_columns"] == ["branch"]  # reported, not fatal
     other = finished(upload(client, admin, body, f"stock.{fmt}", kind="stock", branch_id=shop["b"]))
     assert other["counts"]["skip"] == 0  # into another branch the same file changes quantities
+
+
+def test_an_edited_export_applied_changes_what_was_edited(app, client, admin, shop):
+    # A person's usual loop: export, edit some cells, import. Each set of changed columns is one UPDATE.
+    rows = list(csv.reader(io.StringIO(exported(client, admin, "products", "csv").decode(), newline="")))
+    header, by_sku = rows[0], {row[0]: row for row in rows[1:]}
+    edits = {("TEE-1", "price"): "11.00", ("TEE-1", "sizes"): "S|M|10/12|L", ("TEE-1", "description"): "uno",
+             ("P-0", "active"): "false", ("P-1", "category"): "Ropa & Niños",
+             ("P-2", "name"): "Renamed, \"again\"", ("P-2", "price"): "2.50", ("P-3", "min_stock"): "4"}
+    for (sku, column), value in edits.items():
+        by_sku[sku][header.index(column)] = value
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *by_sku.values()])
+    result = finished(upload(client, admin, out.getvalue().encode(), mode="apply", on_existing="update"))
+    assert result["counts"] == {"new": 0, "update": 5, "skip": 3, "error": 0}, result["samples"]
+    products = catalogue(app)
+    tee, renamed = products["TEE-1"], products["P-2"]
+    assert (tee.price, tee.sizes, tee.description, tee.name) == (Decimal("11.00"), ["S", "M", "10/12", "L"], "uno",
+                                                                 NAMES[0])
+    assert products["P-0"].active is False and products["P-0"].name == "=SUM(A1)"
+    assert products["P-1"].category_id == tee.category_id is not None
+    assert (renamed.name, renamed.price) == ('Renamed, "again"', Decimal("2.50"))
+    assert products["P-3"].min_stock == 4 and products["KIDS"].sizes == ["10/12"]
