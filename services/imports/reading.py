@@ -279,7 +279,12 @@ def cell_text(cell) -> str:
     if isinstance(cell, bool):
         return "true" if cell else "false"
     if isinstance(cell, float):  # to 15 significant digits, as spreadsheets show them: 0.1+0.2 is `0.3`
-        return str(int(cell)) if cell.is_integer() and abs(cell) < 1e15 else format(Decimal(f"{cell:.15g}"), "f")
+        if cell.is_integer() and abs(cell) < 1e15:
+            return str(int(cell))
+        shortest = repr(cell)
+        if len(shortest) <= 16 and "e" not in shortest:  # 15 digits or fewer: already what a spreadsheet shows
+            return shortest
+        return format(Decimal(f"{cell:.15g}"), "f")
     if isinstance(cell, (datetime, date, time)):
         return cell.isoformat()
     if isinstance(cell, timedelta):
