@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
+from operator import itemgetter
 
 from sqlalchemy import JSON, ColumnElement, Enum, String, Table, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -21,11 +22,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         session.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    convert = [(name, _copy_text(table.c[name].type)) for name in columns]
+    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    convert = [(index, text) for index, name in enumerate(columns) if (text := _copy_text(table.c[name].type))]
     cursor = session.connection().connection.driver_connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row[name] if text is None else text(row[name]) for name, text in convert])
+            values = values_of(row)
+            if convert:
+                values = list(values)
+                for index, text in convert:
+                    values[index] = text(values[index])
+            copy.write_row(values)
 
 
 def update_rows(session: Session, table: Table, rows: list[dict]) -> None:

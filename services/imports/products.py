@@ -110,10 +110,11 @@ def _refuse_sizes_over_stock(session: Session, changed: list) -> None:
 def _write(session: Session, new: list[Row], changed: list) -> None:
     now = utcnow()
     if new:
-        insert_rows(session, Product.__table__, [{
-            **DEFAULTS, **{k: v for k, v in row.data.items() if k != "category"},
-            "sizes": row.data.get("sizes", []), "has_sizes": bool(row.data.get("sizes")), "created_at": now}
-            for row in new])
+        base = {**DEFAULTS, "sizes": [], "has_sizes": False, "created_at": now}
+        rows = [base | row.data for row in new]  # planning replaced `category` with `category_id`
+        for values in rows:
+            values["has_sizes"] = bool(values["sizes"])
+        insert_rows(session, Product.__table__, rows)
     groups: dict[tuple, list[dict]] = {}
     for row, current in changed:
         values = {name: row.data[name] for name in COMPARED if name in row.changes}
