@@ -238,14 +238,24 @@ def reset_database(env: dict, db_name: str = DB_NAME) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
 
-def drop_database() -> None:
+def drop_database(db_name: str = DB_NAME) -> None:
     import psycopg
 
     try:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     except Exception as exc:  # best effort at exit
-        log(f"could not drop {DB_NAME}: {exc}")
+        log(f"could not drop {db_name}: {exc}")
+
+
+def bench_admin(session, settings):
+    """An admin (admin@bench.example) with a login session, in `session`: (the user, their bearer token)."""
+    from models import Role
+    from services import auth, sessions
+
+    admin = auth.create_user(session, "admin@bench.example", auth.hash_password("bench-password-123"), Role.admin)
+    login, _ = sessions.start(session, admin.id, settings.refresh_token_days)
+    return admin, auth.issue_token(admin, settings.secret_key, 24 * 3600, session_id=login.id)
 
 
 def redis_client():

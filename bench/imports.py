@@ -14,6 +14,7 @@ worker line (`python -m worker jobs`, prefork, WORKER_CONCURRENCY=1: one process
 
     .venv/bin/python bench/imports.py             # 100,000 rows; memory at 10,000 and 1,000,000
     .venv/bin/python bench/imports.py --quick     # 20,000 rows; memory at 10,000 and 100,000
+    .venv/bin/python bench/imports.py --quick --profile /tmp/csv.txt   # and py-spy's stacks of the CSV import
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import sys
 import time
 import uuid
@@ -77,16 +79,12 @@ def write_xlsx(path: Path, rows: int) -> None:
 def setup() -> str:
     """An admin's bearer token."""
     from config import load_settings
-    from models import Role
     from models.database import make_database
-    from services import auth, sessions
 
     settings = load_settings()
     db = make_database(settings.database_url)
     with db.Session.begin() as session:
-        admin = auth.create_user(session, "admin@bench.example", auth.hash_password("bench-password-123"), Role.admin)
-        login, _ = sessions.start(session, admin.id, settings.refresh_token_days)
-        token = auth.issue_token(admin, settings.secret_key, 24 * 3600, session_id=login.id)
+        token = c.bench_admin(session, settings)[1]
     db.engine.dispose()
     return token
 
@@ -212,6 +210,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the worker's CSV import, to this file")
     args = parser.parse_args()
     rows, big = (20_000, 100_000) if args.quick else (100_000, 1_000_000)
     c.install_guards(CHILDREN, 3600)
@@ -228,13 +227,16 @@ def main() -> int:
         log(f"COPY: {copy_seconds:.2f} s; into products: {copy_products_seconds:.2f} s")
         web, base = c.start_gunicorn(CHILDREN, "web", "web:create_app()", ENV)
         worker = c.start_worker(CHILDREN, "worker", "worker.app", ENV)
-        pool_child(worker.pid)
+        child = pool_child(worker.pid)
         c.wait_for_quiet(limit=0.15, max_wait=30.0, sample=0.5)
         timings = {}
         for label, name, mode in (("xlsx", "products.xlsx", "apply"), ("csv", "products.csv", "apply"),
                                   ("preview", "products.csv", "preview")):
             empty_catalogue()
+            spy = c.start_py_spy(CHILDREN, "py-spy", child, args.profile) if args.profile and label == "csv" else None
             timings[label] = timed_import(base, token, files / name, rows, mode=mode)
+            if spy:
+                CHILDREN.stop(spy, timeout=30, sig=signal.SIGINT)
             log(f"{label}: {timings[label]:.2f} s, {rows / timings[label]:,.0f} rows/s")
         CHILDREN.stop(worker)
         small, large = peak_rss_mb(base, token, files / "small.csv", 10_000), peak_rss_mb(
@@ -246,7 +248,7 @@ def main() -> int:
 
         redis.Redis.from_url(BROKER_URL).flushdb()
         if not args.keep_db:
-            _drop_database()
+            c.drop_database(DB_NAME)
     rate = {label: rows / seconds for label, seconds in timings.items()}
     print(f"\nimports, {rows:,} product rows, code {c.code_version()}, {os.cpu_count()} cores (shared machine)")
     print(f"  {'':<34}{'seconds':>9}{'rows/s':>10}")
@@ -262,13 +264,6 @@ def main() -> int:
     print(f"  worker peak RSS: {small:.0f} MB for 10,000 rows, {large:.0f} MB for {big:,} rows "
           f"(+{large - small:.0f} MB; goal within {MEMORY_GOAL_MB} MB: {met})")
     return 0
-
-
-def _drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(c.PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

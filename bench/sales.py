@@ -63,17 +63,13 @@ c.use_env_here(ENV)
 def setup() -> tuple[str, int, dict[str, int], list[dict]]:
     """An admin (and a bearer token), branches B01 (jobs) and B02 (raw), the products, their stock."""
     from config import load_settings
-    from models import Role
     from models.database import make_database
-    from services import auth, sessions
     from services.sales import adjust, create_branch, create_product
 
     settings = load_settings()
     db = make_database(settings.database_url)
     with db.Session.begin() as session:
-        admin = auth.create_user(session, "admin@bench.example", auth.hash_password("bench-password-123"), Role.admin)
-        login, _ = sessions.start(session, admin.id, settings.refresh_token_days)
-        token = auth.issue_token(admin, settings.secret_key, 24 * 3600, session_id=login.id)
+        admin, token = c.bench_admin(session, settings)
         branches = {code: create_branch(session, {"name": f"Branch {code}", "code": code}).id
                     for code in ("B01", "B02")}
         products = []

@@ -7,20 +7,24 @@ Decimals are read in the file's style (`1234.56` or `1.234,56`), booleans in Eng
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.imports import FILE_NAME_LENGTH
 from models.sales import BARCODE_LENGTH, DESCRIPTION_LENGTH, NAME_LENGTH, SIZE_LENGTH, SKU_LENGTH
-from schemas.common import PageArgsSchema, page_schema
-from schemas.sales import MAX_INT, MAX_LINE_QUANTITY, MAX_MONEY, MAX_SIZES, Code, Id, Text, _decimal
+from schemas.common import UNSTORABLE, PageArgsSchema, page_schema
+from schemas.common import Text as StoredText
+from schemas.sales import MAX_INT, MAX_LINE_QUANTITY, MAX_MONEY, MAX_SIZES, Code, Id, Text, _clean_text, _decimal
+from services.imports.columns import OTHER_SIZE_SEPARATORS, SIZES_SEPARATOR
 from services.imports.numbers import parse_decimal
 
+FastPath = Callable[[str], object]  # a cell's text -> its value, or None: read it through the field
 TRUE = {"1", "true", "yes", "y", "si", "sí", "s", "x", "active", "activo", "on"}
 FALSE = {"0", "false", "no", "n", "inactive", "inactivo", "off", ""}
-SIZE_SEPARATORS = re.compile(r"\s*[|,;/]\s*")
 
 
 class RowDecimal(fields.Field):
@@ -28,7 +32,28 @@ class RowDecimal(fields.Field):
 
     def __init__(self, places: int, maximum: Decimal, *, percent: bool = False, **kwargs):
         super().__init__(validate=_decimal(places, maximum), **kwargs)
-        self.percent = percent
+        self.places, self.maximum, self.percent, self.exponent = places, maximum, percent, Decimal(1).scaleb(-places)
+
+    def fast_path(self, separator: str) -> FastPath:
+        """Plain `123.45` (no thousands marks, sign or %), within the places and the maximum (1 for a percent
+        field: above it the value is read as a percentage)."""
+        digits = len(str(int(self.maximum)))
+        match = re.compile(rf"\d{{1,{digits}}}(?:{re.escape(separator)}\d{{1,{self.places}}})?").fullmatch
+        limit, exponent, comma = (Decimal(1) if self.percent else self.maximum), self.exponent, separator == ","
+
+        def read(text: str):
+            if match(text):
+                number = Decimal(text.replace(",", ".") if comma else text)
+                if number <= limit:
+                    return number.quantize(exponent)
+            return None
+
+        return read
+
+    def deserialize(self, *args, **kwargs):
+        """Checked as written (too many places is an error), then at the column's places: `10.5` -> `10.50`."""
+        number = super().deserialize(*args, **kwargs)
+        return number.quantize(self.exponent) if isinstance(number, Decimal) else number
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
@@ -53,10 +78,13 @@ class RowBool(fields.Field):
 
 
 class RowSizes(fields.Field):
-    """`S|M|L` (or `,` `;` `/` between sizes)."""
+    """`S|M|L` (as exports write them: then only `|` separates, so `10/12` is one size), or `,` `;` `/`
+    between sizes in a cell without `|`."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        sizes = [s for s in SIZE_SEPARATORS.split(str(value).strip()) if s]
+        text = str(value).strip()
+        parts = text.split(SIZES_SEPARATOR) if SIZES_SEPARATOR in text else OTHER_SIZE_SEPARATORS.split(text)
+        sizes = [s.strip() for s in parts if s.strip()]
         if len(sizes) > MAX_SIZES:
             raise ValidationError(f"at most {MAX_SIZES} sizes")
         if any(len(s) > SIZE_LENGTH for s in sizes):
@@ -67,6 +95,20 @@ class RowSizes(fields.Field):
 class RowInt(fields.Field):
     def __init__(self, low: int, high: int, **kwargs):
         super().__init__(validate=validate.Range(low, high), **kwargs)
+        self.low, self.high = low, high
+
+    def fast_path(self, separator: str) -> FastPath:
+        """Plain digits, maybe a `-`, within the range."""
+        match, low, high = re.compile(r"-?\d{1,18}").fullmatch, self.low, self.high
+
+        def read(text: str):
+            if match(text):
+                number = int(text)
+                if low <= number <= high:
+                    return number
+            return None
+
+        return read
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
@@ -86,6 +128,45 @@ class RowSchema(Schema):
     def __init__(self, decimal_separator: str = ".", **kwargs):
         super().__init__(**kwargs)
         self.decimal_separator = decimal_separator
+
+    def fast_paths(self) -> dict[str, FastPath]:
+        """Per field (where it has one), a quick reading of the common valid cell, derived from the field's
+        own settings (places, range, lengths, pattern): it gives the value the field would, or None for
+        anything else, which then goes through the field itself (so errors read the same)."""
+        paths = {}
+        for name, field in self.fields.items():
+            make = getattr(field, "fast_path", None)
+            path = make(self.decimal_separator) if make else _string_fast_path(field)
+            if path is not None:
+                paths[name] = path
+        return paths
+
+
+def _string_fast_path(field) -> FastPath | None:
+    """A string field checked by lengths, a pattern and storability only (a Text, a Code)."""
+    if not isinstance(field, fields.String) or getattr(field, "normalise", None):
+        return None
+    low, high, patterns = 0, math.inf, []
+    unstorable = UNSTORABLE.search if isinstance(field, StoredText) else None
+    for check in field.validators:
+        if isinstance(check, validate.Length) and check.equal is None:
+            low, high = max(low, check.min or 0), min(high, math.inf if check.max is None else check.max)
+        elif isinstance(check, validate.Regexp):
+            patterns.append(check.regex.match)
+        elif check is _clean_text:  # refuses what UNSTORABLE finds: NUL, a lone surrogate
+            unstorable = UNSTORABLE.search
+        else:
+            return None
+    if len(patterns) > 1:
+        return None
+    pattern = patterns[0] if patterns else None
+
+    def read(text: str):
+        if low <= len(text) <= high and (pattern is None or pattern(text)) and not (unstorable and unstorable(text)):
+            return text
+        return None
+
+    return read
 
 
 class ProductRowSchema(RowSchema):

@@ -46,7 +46,7 @@ def run(job: JobContext, payload: dict) -> dict:
              if name in DECIMAL_FIELDS and index < len(values)])
         header_of = {name: source.headers[index] for name, index in match.positions.items()}
         validator = RowValidator(record.kind, ROW_SCHEMAS[record.kind](decimal_separator=separator), match.positions,
-                                  header_of)
+                                  header_of, quoted_formulas=source.details["format"] == "csv")
         if job.checkpoint is None:
             with job.step({"row": 1}, done=0, message="reading") as session:
                 log.begin_run(session, import_id, headers=source.headers, columns=header_of,

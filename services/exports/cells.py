@@ -1,11 +1,18 @@
-"""Spreadsheet cells written as text (CSV): one spelling per type, and no cell a spreadsheet would run as a formula."""
+"""Spreadsheet cells written as text (CSV): one spelling per type, and no cell a spreadsheet would run as a formula.
+
+The formula protection is symmetrical, so that an export imports back unchanged: `safe_cell` puts a `'`
+before text that starts like a formula (after any `'`s of its own), and `unprotected` (what imports
+apply to each cell) takes exactly that one `'` away again.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PROTECTABLE = re.compile(r"'*[=+\-@\t\r]")  # text that gets a protecting quote
+PROTECTED = re.compile(r"'+[=+\-@\t\r]")  # text that carries one
 
 
 def text(value) -> str:
@@ -26,4 +33,9 @@ def safe_cell(value) -> str:
     (CSV injection). Numbers are written by us and never start so, except negative amounts, which
     a reader would see as "'-1.00": amounts in reports and exports are never negative."""
     cell = text(value)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return "'" + cell if PROTECTABLE.match(cell) else cell
+
+
+def unprotected(cell: str) -> str:
+    """The text `safe_cell` protected, as it was: `'=SUM(A1)` -> `=SUM(A1)`, `''=x` -> `'=x`; other text as is."""
+    return cell[1:] if PROTECTED.match(cell) else cell

@@ -1,7 +1,8 @@
 """What each kind of export holds: its header, and one statement that reads its rows in order.
 
-The products' and the stock's headers are the importer's canonical ones (services/imports/columns.py):
-an export of them imports back unchanged.
+The products' and the stock's columns are the importer's (services/imports/columns.py), in its order and
+spelling: an export of them imports back unchanged. A stock file starts with a `branch` column (an import
+into one branch reports it as unknown and goes on); its `mode` is `set`, as a snapshot of quantities is.
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import Select, and_, false, literal, or_, select
 from sqlalchemy.orm import Session
 
 from models import Branch, Category, DocumentKind, ExportKind, Invoice, Product, Sale, Stock
+from services.imports.columns import COLUMNS, canonical_headers, sizes_cell
 from services.pagination import where_given
 from services.reports.days import bounds
 
-SIZES_SEPARATOR = "|"
-PRODUCT_COLUMNS = ("sku", "name", "category", "price", "cost", "tax_rate", "sizes", "barcode", "active")
-STOCK_COLUMNS = ("branch", "sku", "size", "quantity")
+PRODUCT_FIELDS = {"sku": Product.sku, "name": Product.name, "price": Product.price, "cost": Product.cost,
+                  "tax_rate": Product.tax_rate, "category": Category.name, "sizes": Product.sizes,
+                  "barcode": Product.barcode, "active": Product.active, "description": Product.description,
+                  "min_stock": Product.min_stock}
+STOCK_FIELDS = {"sku": Product.sku, "size": Stock.size, "quantity": Stock.quantity, "mode": literal("set")}
+PRODUCT_COLUMNS = tuple(canonical_headers("products"))
+STOCK_COLUMNS = ("branch", *canonical_headers("stock"))
+SIZES_AT = list(COLUMNS["products"]).index("sizes")
 SALE_COLUMNS = ("sale_id", "created_at", "branch", "terminal_id", "client_sale_id", "invoice", "status",
                 "customer_id", "seller_id", "subtotal", "tax", "discount", "total", "paid", "change", "cancelled_at")
 
@@ -36,15 +43,15 @@ def source(session: Session, kind: ExportKind, filters: dict) -> Source:
 
 
 def _products(session: Session, filters: dict) -> Source:
-    stmt = (select(Product.sku, Product.name, Category.name, Product.price, Product.cost, Product.tax_rate,
-                   Product.sizes, Product.barcode, Product.active)
+    stmt = (select(*(PRODUCT_FIELDS[name] for name in COLUMNS["products"]))
             .outerjoin(Category, Category.id == Product.category_id).order_by(Product.sku))
     stmt = where_given(stmt, (Product.category_id, filters.get("category_id")), (Product.active, filters.get("active")))
-    return Source(PRODUCT_COLUMNS, stmt, lambda row: (*row[:6], SIZES_SEPARATOR.join(row[6] or ()), *row[7:]))
+    return Source(PRODUCT_COLUMNS, stmt,
+                  lambda row: (*row[:SIZES_AT], sizes_cell(row[SIZES_AT]), *row[SIZES_AT + 1:]))
 
 
 def _stock(session: Session, filters: dict) -> Source:
-    stmt = (select(Branch.code, Product.sku, Stock.size, Stock.quantity)
+    stmt = (select(Branch.code, *(STOCK_FIELDS[name] for name in COLUMNS["stock"]))
             .join(Branch, Branch.id == Stock.branch_id).join(Product, Product.id == Stock.product_id)
             .order_by(Branch.code, Product.sku, Stock.size))
     return Source(STOCK_COLUMNS, where_given(stmt, (Stock.branch_id, filters.get("branch_id"))), tuple)

@@ -47,7 +47,9 @@ COLUMNS: dict[str, dict[str, Column]] = {
         "mode": Column("mode", ("modo", "operation")),
     },
 }
+SIZES_SEPARATOR = "|"  # between a product's sizes in one cell, as exports write them
 SEPARATORS = re.compile(r"[\s_\-./]+")
+OTHER_SIZE_SEPARATORS = re.compile(r"[,;/]")  # what an import splits sizes on in a cell without `|`
 
 
 def normalise(header: str) -> str:
@@ -66,6 +68,12 @@ def _lookup(kind: str) -> dict[str, str]:
 
 
 LOOKUPS = {kind: _lookup(kind) for kind in COLUMNS}
+
+
+def sizes_cell(sizes: list[str] | None) -> str:
+    """A product's sizes as one cell that imports back as the same sizes: `S|M`; a lone `10/12` as `10/12|`."""
+    cell = SIZES_SEPARATOR.join(sizes or ())
+    return cell + SIZES_SEPARATOR if len(sizes or ()) == 1 and OTHER_SIZE_SEPARATORS.search(cell) else cell
 
 
 def canonical_headers(kind: str) -> list[str]:

@@ -1,7 +1,8 @@
 """A batch of product rows against the catalogue: each row's outcome, then (when applying) one set-based write.
 
 Lookups are one query per batch (the batch's SKUs, its barcodes, the stock of products gaining sizes);
-writes are one INSERT of the new products and one UPDATE per set of changed columns, executemany.
+writes are one INSERT of the new products (COPY on PostgreSQL) and one set-based UPDATE per set of changed
+columns (services/imports/bulk.py).
 Sizes in a file are added to a product's (an import never removes a size a branch may hold).
 """
 
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import Category, Product, Stock
 from models.base import utcnow
 from models.sales import NO_SIZE
-from services.imports.bulk import insert_rows, one_of
+from services.imports.bulk import insert_rows, one_of, update_rows
 from services.imports.validation import Row
 
 COMPARED = ("name", "price", "cost", "tax_rate", "barcode", "active", "description", "min_stock")
@@ -109,10 +110,11 @@ def _refuse_sizes_over_stock(session: Session, changed: list) -> None:
 def _write(session: Session, new: list[Row], changed: list) -> None:
     now = utcnow()
     if new:
-        insert_rows(session, Product.__table__, [{
-            **DEFAULTS, **{k: v for k, v in row.data.items() if k != "category"},
-            "sizes": row.data.get("sizes", []), "has_sizes": bool(row.data.get("sizes")), "created_at": now}
-            for row in new])
+        base = {**DEFAULTS, "sizes": [], "has_sizes": False, "created_at": now}
+        rows = [base | row.data for row in new]  # planning replaced `category` with `category_id`
+        for values in rows:
+            values["has_sizes"] = bool(values["sizes"])
+        insert_rows(session, Product.__table__, rows)
     groups: dict[tuple, list[dict]] = {}
     for row, current in changed:
         values = {name: row.data[name] for name in COMPARED if name in row.changes}
@@ -121,9 +123,6 @@ def _write(session: Session, new: list[Row], changed: list) -> None:
         if "sizes" in row.changes:
             values["sizes"] = current.sizes + [s for s in row.data["sizes"] if s not in current.sizes]
             values["has_sizes"] = True
-        groups.setdefault(tuple(sorted(values)), []).append(
-            {"pk": current.id, **{f"new_{name}": value for name, value in values.items()}})
-    table = Product.__table__
-    for names, params in groups.items():  # Core, executemany: the ORM would load each product
-        session.execute(update(table).where(table.c.id == bindparam("pk"))
-                        .values({name: bindparam(f"new_{name}") for name in names}), params)
+        groups.setdefault(tuple(sorted(values)), []).append({"id": current.id, **values})
+    for rows in groups.values():  # one statement per set of changed columns (Core: the ORM would load each product)
+        update_rows(session, Product.__table__, rows)

@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import BinaryIO, Iterator
 
 from charset_normalizer import from_bytes
@@ -59,7 +60,10 @@ class RowSource:
 def open_rows(stream: BinaryIO, file_name: str, options: dict) -> RowSource:
     """The file's rows, whatever its format; refuses a file that is not a CSV/TSV text or an XLSX."""
     head = stream.read(PREFIX_BYTES)
-    stream.seek(0)
+    if getattr(stream, "seekable", lambda: False)():
+        stream.seek(0)
+    else:  # an S3 object's body
+        stream = io.BufferedReader(_Replayed(head, stream), 1 << 16)
     if head.startswith(b"PK\x03\x04"):
         return _xlsx_rows(stream, options.get("sheet"))
     for magic, what in MAGIC.items():
@@ -67,6 +71,25 @@ def open_rows(stream: BinaryIO, file_name: str, options: dict) -> RowSource:
             raise FileRefused(f"the file is a {what}, not a CSV or XLSX file", code="unsupported_file_type",
                               details={"detected": what, "file_name": file_name})
     return _csv_rows(stream, head, options)
+
+
+class _Replayed(io.RawIOBase):
+    """A stream that cannot seek, read from its start again: the bytes already read, then the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head, self.rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            count = min(len(buffer), len(self.head))
+            buffer[:count], self.head = self.head[:count], self.head[count:]
+            return count
+        data = self.rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 # CSV and TSV ---------------------------------------------------------------------------------------
@@ -190,7 +213,7 @@ def _xlsx_rows(stream: BinaryIO, sheet_name: str | None) -> RowSource:
         raise FileRefused(f"the sheet has more than {MAX_COLUMNS} columns", code="too_many_columns",
                           details={"limit": MAX_COLUMNS, "columns": sheet.width})
     first_row = (sheet.start or (0, 0))[0] + 1
-    rows = ([_cell_text(cell) for cell in row] for row in sheet.iter_rows())
+    rows = ([cell_text(cell) for cell in row] for row in sheet.iter_rows())
     numbered = ((first_row + index, row) for index, row in enumerate(rows))
     header = next(numbered, (1, []))[1]
     if not any(h.strip() for h in header):
@@ -248,14 +271,20 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _cell_text(cell) -> str:
-    """A cell as the text a CSV would hold: numbers without a spurious `.0`, dates in ISO form."""
+def cell_text(cell) -> str:
+    """A cell as the text a CSV would hold: numbers without a spurious `.0` or float noise (the field then
+    reads `10.5` as the exact 10.50 of a 2-place price), booleans as `true`/`false`, dates in ISO form."""
     if isinstance(cell, str):
         return cell
     if isinstance(cell, bool):
         return "true" if cell else "false"
-    if isinstance(cell, float):
-        return str(int(cell)) if cell.is_integer() and abs(cell) < 1e15 else repr(cell)
+    if isinstance(cell, float):  # to 15 significant digits, as spreadsheets show them: 0.1+0.2 is `0.3`
+        if cell.is_integer() and abs(cell) < 1e15:
+            return str(int(cell))
+        shortest = repr(cell)
+        if len(shortest) <= 16 and "e" not in shortest:  # 15 digits or fewer: already what a spreadsheet shows
+            return shortest
+        return format(Decimal(f"{cell:.15g}"), "f")
     if isinstance(cell, (datetime, date, time)):
         return cell.isoformat()
     if isinstance(cell, timedelta):

@@ -2,8 +2,12 @@
 earlier in the file become row errors.
 
 Each cell goes through its schema field's `deserialize` (type, range, length, the field's validators)
-directly, without the per-row machinery of `Schema.load` (which cost more than the fields themselves);
-blank cells are absent, as `load_default` says. Text that repeats in a column (a category, a tax rate)
+directly, without the per-row machinery of `Schema.load` (which cost more than the fields themselves),
+or first through the field's fast path (schemas/imports.py `fast_paths`: the common valid cell read
+with the field's own settings; anything else goes to the field, so errors read the same);
+blank cells are absent, as `load_default` says. In CSV, a `'` that an export put before text starting
+like a formula (services/exports/cells.py) is taken away again, so that the text imports as it was
+(an XLSX cell is typed text: exports never quote it, and imports take it as it is). Text that repeats in a column (a category, a tax rate)
 is deserialized once. Keys already seen are kept as their 64-bit hashes in one flat array (8 bytes a
 key; a Python set of ints costs ~70), so a file of a million rows costs a few MB; a resumed run
 re-validates the rows before its checkpoint to rebuild it.
@@ -15,6 +19,8 @@ from array import array
 from dataclasses import dataclass, field
 
 from marshmallow import ValidationError, missing
+
+from services.exports.cells import unprotected
 
 DECIMAL_FIELDS = ("price", "cost", "tax_rate")
 KEYS = {"products": ("sku",), "stock": ("sku", "size")}
@@ -72,10 +78,14 @@ class Fingerprints:
 
 
 class RowValidator:
-    def __init__(self, kind: str, schema, positions: dict[str, int], labels: dict[str, str]):
+    def __init__(self, kind: str, schema, positions: dict[str, int], labels: dict[str, str], *,
+                 quoted_formulas: bool = False):
         self.kind, self.labels = kind, labels  # labels: field -> the file's header
+        self.quoted_formulas = quoted_formulas  # a text file, where exports protect formulas with a `'`
         loaded = {name: f for name, f in schema.fields.items() if not f.dump_only}
-        self.columns = [(name, f, positions[name], {}) for name, f in loaded.items() if name in positions]
+        fast = schema.fast_paths()
+        self.columns = [(name, f, positions[name], {}, fast.get(name)) for name, f in loaded.items()
+                        if name in positions]
         self.defaults = {name: f.load_default for name, f in loaded.items()
                          if name not in positions and f.load_default is not missing}
         self.seen = {name: Fingerprints() for name in ("key", *UNIQUE_TOO[kind])}
@@ -83,8 +93,10 @@ class RowValidator:
     def check(self, number: int, values: list[str]) -> Row:
         row = Row(number, values)
         data, errors = dict(self.defaults), {}
-        for name, column, index, known in self.columns:
+        for name, column, index, known, fast in self.columns:
             text = values[index].strip() if index < len(values) else ""
+            if text[:1] == "'" and self.quoted_formulas:
+                text = unprotected(text)
             if not text:
                 if column.required:
                     errors[name] = REQUIRED
@@ -92,6 +104,8 @@ class RowValidator:
                     data[name] = column.load_default
             elif text in known:
                 data[name] = known[text]
+            elif fast is not None and (value := fast(text)) is not None:
+                data[name] = value
             else:
                 try:
                     data[name] = value = column.deserialize(text)

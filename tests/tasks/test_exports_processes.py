@@ -1,5 +1,6 @@
 """Exports end to end through the real processes: a worker process writes the file, the real web server
-(gunicorn, gevent) streams it back; on the local backend and on S3 (a real S3 protocol server, moto)."""
+(gunicorn, gevent) streams it back; on the local backend and on S3 (a real S3 protocol server, moto).
+The file, uploaded again as an import (kept in the same storage), previews as every row unchanged."""
 
 from __future__ import annotations
 
@@ -34,8 +35,12 @@ def test_an_export_is_written_by_a_worker_and_streamed_by_the_web(app, worker_pr
         with requests.get(f"{web.url}/api/v1/exports/{view['id']}/file", headers=admin, stream=True) as answer:
             assert answer.status_code == 200 and int(answer.headers["Content-Length"]) == view["size"]
             body = b"".join(answer.iter_content(64 * 1024))
+        again = requests.post(f"{web.url}/api/v1/imports", files={"file": ("products.csv", body)},
+                              data={"kind": "products", "mode": "preview", "on_existing": "update"},
+                              headers={**admin, "Prefer": "wait=30"}).json()
     finally:
         web.stop()
     rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
     assert len(body) == view["size"] and len(rows) == ROWS + 1
-    assert rows[1][:4] == ["SKU-00000", "Product 0", "", "10.50"]
+    assert rows[1][:4] == ["SKU-00000", "Product 0", "10.50", "0.00"]
+    assert again["status"] == "succeeded" and again["counts"] == {"new": 0, "update": 0, "skip": ROWS, "error": 0}

@@ -14,24 +14,15 @@ from sqlalchemy import text, update
 
 from models import Export, ExportFormat, ExportKind, Job, Role, Sale
 from models.base import utcnow
+from tests.exports_support import export
 from tests.sales_support import branch, created, product, sale, staff, stock_up
 from tests.support import load_job, make_user
 
 pytestmark = pytest.mark.usefixtures("worker")
-PRODUCTS_HEADER = ["sku", "name", "category", "price", "cost", "tax_rate", "sizes", "barcode", "active"]
-STOCK_HEADER = ["branch", "sku", "size", "quantity"]
+PRODUCTS_HEADER = ["sku", "name", "price", "cost", "tax_rate", "category", "sizes", "barcode", "active", "description",
+                   "min_stock"]  # the importer's canonical columns
+STOCK_HEADER = ["branch", "sku", "size", "quantity", "mode"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def export(client, headers, kind, fmt="csv", status=200, **filters) -> dict:
-    """Submit an export and wait for it; its view."""
-    answer = client.post("/api/v1/exports", json={"kind": kind, "format": fmt, "filters": filters},
-                         headers={**headers, "Prefer": "wait=30"})
-    assert answer.status_code == status, answer.json
-    if status == 200:
-        assert answer.json["status"] == "ready", answer.json
-        assert answer.headers["Location"].endswith(f"/api/v1/exports/{answer.json['id']}")
-    return answer.json
 
 
 def download(client, headers, view) -> list[list]:
@@ -70,18 +61,18 @@ def test_products_export_as_csv_in_the_importers_columns(client, shop):
     assert view["rows"] == 3 and view["kind"] == "products" and view["progress"] == {"done": 3, "total": 3}
     assert download(client, shop["customer"], view) == [
         PRODUCTS_HEADER,
-        ["MUG", "Product MUG", "Mugs", "10.50", "4.00", "0.2100", "S|M", "", "true"],
-        ["OLD", "'=HYPERLINK(1)", "", "1.00", "0.00", "0.0000", "", "", "false"],  # text, never a formula
-        ["PEN", "Product PEN", "", "0.10", "0.00", "0.0000", "", "8400000000017", "true"]]
+        ["MUG", "Product MUG", "10.50", "4.00", "0.2100", "Mugs", "S|M", "", "true", "", "0"],
+        ["OLD", "'=HYPERLINK(1)", "1.00", "0.00", "0.0000", "", "", "", "false", "", "0"],  # text, never a formula
+        ["PEN", "Product PEN", "0.10", "0.00", "0.0000", "", "", "8400000000017", "true", "", "0"]]
 
 
 def test_products_export_as_xlsx_has_typed_cells(client, shop):
     view = export(client, shop["admin"], "products", "xlsx")
     assert download(client, shop["admin"], view) == [
         PRODUCTS_HEADER,
-        ["MUG", "Product MUG", "Mugs", 10.5, 4.0, 0.21, "S|M", "", True],
-        ["OLD", "=HYPERLINK(1)", "", 1.0, 0.0, 0.0, "", "", False],  # a string cell: never run
-        ["PEN", "Product PEN", "", 0.1, 0.0, 0.0, "", "8400000000017", True]]
+        ["MUG", "Product MUG", 10.5, 4.0, 0.21, "Mugs", "S|M", "", True, "", 0.0],
+        ["OLD", "=HYPERLINK(1)", 1.0, 0.0, 0.0, "", "", "", False, "", 0.0],  # a string cell: never run
+        ["PEN", "Product PEN", 0.1, 0.0, 0.0, "", "", "8400000000017", True, "", 0.0]]
 
 
 def test_products_filters(client, shop):
@@ -95,11 +86,11 @@ def test_products_filters(client, shop):
 def test_stock_export_for_an_admin_covers_every_branch_or_the_one_named(client, shop, fmt):
     quantity = (lambda q: str(q)) if fmt == "csv" else float
     rows = download(client, shop["admin"], export(client, shop["admin"], "stock", fmt))
-    assert rows == [STOCK_HEADER, ["A", "MUG", "S", quantity(5)], ["A", "PEN", "", quantity(7)],
-                    ["B", "MUG", "M", quantity(2)]]
+    assert rows == [STOCK_HEADER, ["A", "MUG", "S", quantity(5), "set"], ["A", "PEN", "", quantity(7), "set"],
+                    ["B", "MUG", "M", quantity(2), "set"]]
     view = export(client, shop["admin"], "stock", fmt, branch_id=shop["b"])
     assert view["filters"] == {"branch_id": shop["b"]}
-    assert download(client, shop["admin"], view) == [STOCK_HEADER, ["B", "MUG", "M", quantity(2)]]
+    assert download(client, shop["admin"], view) == [STOCK_HEADER, ["B", "MUG", "M", quantity(2), "set"]]
 
 
 def test_a_manager_exports_their_own_branchs_stock_only(client, shop):
@@ -198,7 +189,7 @@ def test_twenty_thousand_rows_stream_out(app, client):
             "SELECT 'SKU-' || i, 'Product ' || i, 1.25, 0, 0, false, '[]', 0, true, CURRENT_TIMESTAMP FROM n"))
     view = export(client, admin, "products")
     rows = download(client, admin, view)
-    assert view["rows"] == len(rows) - 1 == 20_000 and rows[-1][:4] == ["SKU-119999", "Product 119999", "", "1.25"]
+    assert view["rows"] == len(rows) - 1 == 20_000 and rows[-1][:4] == ["SKU-119999", "Product 119999", "1.25", "0.00"]
     job = load_job(app, view["id"])
     assert (job.progress_done, job.progress_total) == (20_000, 20_000)
 
