@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.llm_support import LLM_ENV, start_fake_provider
-from tests.services_up import POSTGRES_URL, REDIS_URL, answers
-
 TMP = Path(tempfile.mkdtemp(prefix="conveyor-tests-"))
+# Before anything of the app is imported (tests.llm_support imports models and services):
+# services/metrics.py places its samples under this directory when it is first imported.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(TMP / "metrics")
+
+from tests.llm_support import LLM_ENV, start_fake_provider  # noqa: E402
+from tests.services_up import POSTGRES_URL, REDIS_URL, answers  # noqa: E402
+
 TEST_DB_NAME = f"conveyor_test_{os.getpid()}"
 
 

@@ -74,10 +74,15 @@ def seed_tier(db, name: str = "free", *, multiplier: str = "1", rpm: int | None 
 
 
 def subscribe(db, user_id: int, tier_id: int) -> None:
+    """The user on `tier_id` (replacing the `free` subscription registration gave them, if any)."""
     now = utcnow()
     with db.Session.begin() as session:
-        session.add(Subscription(user_id=user_id, tier_id=tier_id, status=SubscriptionStatus.active, anchor_at=now,
-                                 period_start=now, period_end=now.replace(year=now.year + 1)))
+        subscription = session.scalar(select(Subscription).where(Subscription.user_id == user_id))
+        if subscription is None:
+            subscription = Subscription(user_id=user_id, period_granted=0)
+            session.add(subscription)
+        subscription.tier_id, subscription.status, subscription.anchor_at = tier_id, SubscriptionStatus.active, now
+        subscription.period_start, subscription.period_end = now, now.replace(year=now.year + 1)
 
 
 def fund(db, user_id: int, credits: int) -> None:

@@ -162,7 +162,8 @@ def test_flagged_content_charges_nothing_and_is_listed_for_review(app, db, clien
     assert requests_to("primary") == [] and balance(client, headers)["balance"] == 1000
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(LedgerOperation).where(
-            LedgerOperation.user_id == user_id)) == 1  # the seed top-up only
+            LedgerOperation.user_id == user_id,
+            LedgerOperation.kind.in_([TransferKind.hold, TransferKind.charge]))) == 0  # no hold, no charge
     [flag] = client.get("/api/v1/admin/moderation", headers=admin).json["items"]
     assert flag["user_id"] == user_id and flag["job_id"] == str(job.id) and "contraband" in flag["content"]
     [message] = client.get(f"/api/v1/chat/sessions/{session_id}/messages", headers=headers).json["items"]
