@@ -90,5 +90,15 @@ def fund(db, user_id: int, credits: int) -> None:
         billing.top_up(session, user_id, credits, event_id=f"seed-{user_id}-{credits}-{time.time()}")
 
 
+def funded_user(app, db, credits: int = 1000) -> tuple[int, dict]:
+    """A user on the `free` tier (free terms: no limits, multiplier 1) with `credits` purchased credits."""
+    from tests.support import make_user
+
+    seed_tier(db)
+    user_id, headers = make_user(app)
+    fund(db, user_id, credits)
+    return user_id, headers
+
+
 def balance(client, headers) -> dict:
     return client.get("/api/v1/wallet", headers=headers).json

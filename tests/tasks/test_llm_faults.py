@@ -11,8 +11,8 @@ from sqlalchemy import select
 from models import HoldState, JobStatus, LedgerOperation, LlmCall, TransferKind
 from services import billing
 from tests.conftest import TEST_ENV
-from tests.llm_support import balance, behave, fund, requests_to, seed_tier
-from tests.support import make_user, requeue_after_lease, wait_for_status
+from tests.llm_support import balance, behave, funded_user, requests_to
+from tests.support import requeue_after_lease, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("fake_llm")
 
@@ -23,9 +23,7 @@ def llm_worker(worker_processes):
 
 @pytest.fixture
 def user(app, db, client):
-    seed_tier(db)
-    user_id, headers = make_user(app)
-    fund(db, user_id, 1000)
+    user_id, headers = funded_user(app, db)
     session_id = client.post("/api/v1/chat/sessions", json={"model": "fake-chat"}, headers=headers).json["id"]
     return user_id, headers, session_id
 

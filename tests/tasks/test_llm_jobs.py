@@ -17,7 +17,7 @@ from services.llm import pricing
 from services.llm.providers import catalogue
 from tasks.llm import void_llm_holds
 from worker.llm.client import client_for
-from tests.llm_support import balance, behave, fund, requests_to, seed_tier
+from tests.llm_support import balance, behave, fund, funded_user, requests_to, seed_tier
 from tests.support import make_user, sse_events, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("fake_llm", "worker")
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.usefixtures("fake_llm", "worker")
 
 @pytest.fixture
 def user(app, db):
-    seed_tier(db)
-    user_id, headers = make_user(app)
-    fund(db, user_id, 1000)
-    return user_id, headers
+    return funded_user(app, db)
 
 
 def new_session(client, headers, model: str = "fake-chat") -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import JobStatus, LlmCall
 from tests.conftest import TEST_ENV
-from tests.llm_support import balance, behave, fund, seed_tier, subscribe
+from tests.llm_support import balance, behave, fund, funded_user, seed_tier, subscribe
 from tests.support import WebServer, make_user, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("fake_llm", "worker")
@@ -32,10 +32,7 @@ def sdk(server, headers) -> openai.OpenAI:
 
 @pytest.fixture
 def funded(app, db):
-    seed_tier(db)
-    user_id, headers = make_user(app)
-    fund(db, user_id, 1000)
-    return user_id, headers
+    return funded_user(app, db)
 
 
 def test_a_completion_and_a_stream_billed_and_listed_as_jobs(app, db, client, server, funded):
