@@ -163,7 +163,15 @@ def clean_state(app, db, celery_app):
         try:
             with db.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
-                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                    # A TRUNCATE costs new files for every table it reaches (0.3 s a test): the tables
+                    # the test wrote to are emptied by DELETE, dependents first, and the id sequences
+                    # it drew from are restarted.
+                    holding, drawn = _used(conn, tables)
+                    for table in tables:
+                        if table in holding:
+                            conn.execute(text(f"DELETE FROM {table}"))
+                    for sequence in drawn:
+                        conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
                 else:
                     conn.execute(text("PRAGMA defer_foreign_keys = ON"))  # rows that point at their own table
                     for table in tables:
@@ -172,6 +180,13 @@ def clean_state(app, db, celery_app):
         except OperationalError:
             time.sleep(0.2)
     raise RuntimeError("could not empty the test database")
+
+
+def _used(conn, tables: list[str]) -> tuple[set[str], list[str]]:
+    """The tables that hold rows, and the id sequences that handed out a value since their last restart."""
+    holding = " UNION ALL ".join(f"SELECT '{t}' FROM (SELECT 1 FROM {t} LIMIT 1) AS {t}_rows" for t in tables)
+    drawn = "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
+    return set(conn.execute(text(holding)).scalars()), list(conn.execute(text(drawn)).scalars())
 
 
 @pytest.fixture
