@@ -13,6 +13,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from config import ROOT
 from sqlalchemy import select
 
@@ -24,6 +26,13 @@ from services.billing.signatures import sign
 _emails = itertools.count()
 PASSWORD_HASH = auth_service.hash_password("password123")  # hashed once: argon2 is slow on purpose
 
+
+
+# `make test` runs the suite twice, on PostgreSQL and then on SQLite (CONVEYOR_TEST_DB=sqlite). Tests
+# of what no database changes (the broker, Redis, real processes' wiring, a browser) run in the first
+# pass only; where PostgreSQL is absent, the one SQLite run keeps them.
+first_pass_only = pytest.mark.skipif(os.environ.get("CONVEYOR_TEST_DB") == "sqlite",
+                                     reason="no database in it: make test's PostgreSQL pass ran it")
 
 def ensure_branch(session, branch_id: int | None) -> None:
     """Branch `branch_id` (made up by a test that only needs users in different branches) exists."""

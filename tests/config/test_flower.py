@@ -8,7 +8,7 @@ import requests
 
 from config import ROOT
 from tests.conftest import TEST_ENV
-from tests.support import free_port, wait_for_status
+from tests.support import first_pass_only, free_port, wait_for_status
 
 FLOWER_AUTH = tuple(TEST_ENV["FLOWER_BASIC_AUTH"].split(":", 1))
 
@@ -27,6 +27,7 @@ def _wait_until_up(url: str, deadline: float) -> None:
     raise AssertionError("Flower did not start")
 
 
+@first_pass_only
 def test_flower_needs_its_password_and_keeps_its_metrics_to_itself(processes, client, auth, worker, app,
                                                                    metrics_auth, tmp_path):
     port = free_port()

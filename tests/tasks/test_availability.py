@@ -25,9 +25,9 @@ def timed(call) -> tuple[float, object]:
 
 
 def test_a_long_job_writing_in_steps_stalls_nobody(app, client, worker_processes):
-    """While a job writes in steps for a minute (on SQLite, whose single writer it shares), reads, logins,
-    submissions and a cancel each answer within a second, and its progress shows as it goes."""
-    seconds = 60 if SQLITE else 15
+    """While a job writes in steps for half a minute (on SQLite, whose single writer it shares), reads,
+    logins, submissions and a cancel each answer within a second, and its progress shows as it goes."""
+    seconds = 30 if SQLITE else 15
     worker_processes()
     user_id, auth = register(client, f"long-{uuid.uuid4().hex[:6]}@example.com")
     email = client.get("/api/v1/auth/me", headers=auth).json["email"]

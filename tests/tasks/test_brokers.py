@@ -6,11 +6,12 @@ import pytest
 
 from tests.conftest import TEST_ENV
 from tests.services_up import answers
-from tests.support import WorkerProcess, make_user
+from tests.support import WorkerProcess, first_pass_only, make_user
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
+@first_pass_only
 @pytest.mark.skipif(not answers("amqp://127.0.0.1:5672"), reason="no RabbitMQ on 127.0.0.1:5672")
 def test_ping_over_rabbitmq(make_app, metrics_auth):
     rabbit = make_app(BROKER_URL=AMQP_URL)

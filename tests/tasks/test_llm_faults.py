@@ -12,7 +12,7 @@ from models import HoldState, JobStatus, LedgerOperation, LlmCall, TransferKind
 from services import billing
 from tests.conftest import TEST_ENV
 from tests.llm_support import balance, behave, funded_user, requests_to
-from tests.support import requeue_after_lease, wait_for_status
+from tests.support import first_pass_only, requeue_after_lease, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("fake_llm")
 
@@ -39,6 +39,7 @@ def calls(db) -> list[LlmCall]:
         return list(s.scalars(select(LlmCall).order_by(LlmCall.id)))
 
 
+@first_pass_only
 def test_a_providers_cooldown_is_shared_by_another_worker_process(app, db, client, worker_processes, user):
     _, headers, session_id = user
     behave("primary", fail_rate=1.0, fail_status=500)

@@ -13,7 +13,7 @@ from models import JobEvent, JobStatus
 from services import jobs as job_service
 from tasks.beat import reap_leases
 from tests.conftest import TEST_ENV
-from tests.support import TcpProxy, wait_for_status
+from tests.support import TcpProxy, first_pass_only, wait_for_status
 from worker.submission import enqueue
 
 
@@ -59,6 +59,7 @@ def test_celery_stops_a_deaf_job_at_its_soft_limit_on_the_prefork_pool(app, work
     assert job.status == JobStatus.failed and job.error["code"] == "time_limit_exceeded" and job.attempts == 3
 
 
+@first_pass_only
 def test_running_jobs_survive_a_broker_blip_and_finish_once(app, worker_processes):
     broker = urlparse(TEST_ENV["BROKER_URL"])
     link = TcpProxy(broker.port)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models import ApiKey, Role
 from services import api_keys
 from tests.conftest import TEST_ENV
-from tests.support import WebServer, make_user
+from tests.support import WebServer, first_pass_only, make_user
 
 
 def bearer(key: str) -> dict:
@@ -150,6 +150,7 @@ def test_last_used_is_recorded_after_the_answer_at_most_once_a_minute(client, au
     assert listed["last_used_at"] is not None
 
 
+@first_pass_only
 def test_revocation_is_seen_at_once_by_other_web_processes(client, auth):
     """Two gunicorn processes answer with the key (and cache it); revoking it here refuses it there at once."""
     made = new_key(client, auth)

@@ -17,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import TEST_ENV
-from tests.support import WebServer, register
+from tests.support import WebServer, first_pass_only, register
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Runs in the page before its own scripts (DevTools scripts are not subject to the page's CSP).
@@ -49,6 +49,7 @@ def browser():
     driver.quit()
 
 
+@first_pass_only
 def test_docs_page_lists_operations_and_try_it_out_calls_the_app(client, server, browser):
     register(client, "docs@example.com")
     wait = WebDriverWait(browser, 15)

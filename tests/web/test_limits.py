@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from models import User
 from tests.conftest import TEST_ENV
-from tests.support import WebServer, make_user
+from tests.support import WebServer, first_pass_only, make_user
 from web.client_ip import client_ip, client_key
 
 ME, OTHER = {"REMOTE_ADDR": "203.0.113.7"}, {"REMOTE_ADDR": "198.51.100.9"}
@@ -122,6 +122,7 @@ def test_ipv6_clients_are_counted_per_64(app):
         assert client_key() == "203.0.113.7"
 
 
+@first_pass_only
 def test_the_real_web_processes_share_the_limits():
     """gunicorn with two (gevent) workers: the count is Redis's, whichever worker answers. (A body
     that fails validation counts too: the limit comes before parsing.)"""
