@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from models import Role
 from services.billing.signatures import sign
-from tests.support import make_user
+from tests.support import first_pass_only, make_user
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 EXAMPLES = 30
@@ -38,6 +38,8 @@ def fuzzed_app(make_app):
 
 
 # Every operation of the API in one test: its time grows with the API (about a second an operation).
+# Once, on PostgreSQL: the stricter of the two databases (types, ranges, NUL) is the one to break.
+@first_pass_only
 @pytest.mark.timeout(900)
 def test_no_request_breaks_the_api(fuzzed_app):
     tokens = [make_user(fuzzed_app, role)[1] for role in (Role.customer, Role.admin)]
