@@ -81,7 +81,7 @@ from config import load_settings  # noqa: E402
 from models import Base, Role  # noqa: E402
 import tasks  # noqa: E402,F401  the in-process worker runs every kind
 import tests.kinds  # noqa: E402,F401  and the kinds that only the tests use
-from tests.support import ChildProcess, S3Server, WorkerProcess, make_user  # noqa: E402
+from tests.support import ChildProcess, S3Server, WorkerProcess, make_user, stop_all  # noqa: E402
 from web import create_app  # noqa: E402
 
 
@@ -221,8 +221,7 @@ def processes():
         return started[-1]
 
     yield start
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 @pytest.fixture
@@ -235,8 +234,7 @@ def worker_processes():
         return started[-1]
 
     yield start
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 S3_BUCKET = "conveyor-test"

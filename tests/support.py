@@ -122,20 +122,34 @@ class ChildProcess:
 
     def __init__(self, argv: list[str], env: dict):
         self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+        self.stopping = False
 
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
+    def ask_to_stop(self) -> None:
+        """Begin a warm shutdown (SIGTERM to the leader, once), without waiting for it."""
+        if self.proc.poll() is None and not self.stopping:
+            self.proc.send_signal(signal.SIGTERM)
+            self.stopping = True
+
     def stop(self) -> None:
         """A warm shutdown: the leader (Celery's main process, gunicorn's master) lets its children
         finish what they are doing; the whole group is killed only if that takes too long."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill9()
+        self.ask_to_stop()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+
+def stop_all(processes: list[ChildProcess]) -> None:
+    """Warm shutdowns side by side: every process is asked first, then each is waited for."""
+    for process in processes:
+        process.ask_to_stop()
+    for process in processes:
+        process.stop()
 
 
 class WorkerProcess(ChildProcess):

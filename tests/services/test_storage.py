@@ -16,6 +16,10 @@ from models.base import utcnow
 from services.storage import open_storage
 from services.storage.local import LocalStorage
 from services.storage.s3 import S3Storage
+from tests.support import first_pass_only
+
+# The storage backends: no database in them (tests/support.py, first_pass_only).
+pytestmark = first_pass_only
 
 MB = 1 << 20
 

@@ -58,7 +58,7 @@ def test_beat_repairs_run_on_time_while_every_job_slot_is_busy(app, client, proc
     processes([sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", "WARNING",
                "--schedule", str(TMP / f"beat-{uuid.uuid4().hex}")], fast)
     processes([sys.executable, "-m", "worker", "maintenance", "--loglevel", "WARNING"], fast)
-    worker_processes(concurrency=1)  # the job line, kept busy below
+    job_line = worker_processes(concurrency=1)  # kept busy below
     _, auth = make_user(app)
     busy = client.post("/api/v1/jobs/ping", json={"sleep_ms": 30_000}, headers=auth).json["id"]
     wait_for_status(app, busy, {"running"}, timeout=30)
@@ -71,6 +71,7 @@ def test_beat_repairs_run_on_time_while_every_job_slot_is_busy(app, client, proc
     # The lease (3 s) ran out and the reaper, due every second, took the job back.
     assert time.monotonic() - killed < 7 and requeued.error["code"] == "lease_expired"
     assert load_job(app, busy).status == JobStatus.running
+    job_line.kill9()  # its job sleeps on: a warm shutdown would wait for it
 
 
 @pytest.mark.skipif(SQLITE, reason="PostgreSQL only: SQLite is a file, with no server to lose")

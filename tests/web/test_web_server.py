@@ -18,6 +18,9 @@ from services.jobs.after_commit import LiveEvent
 from tests.conftest import TEST_ENV
 from tests.support import WebServer, first_pass_only, make_user, sse_events
 
+# The web server under load: no database in what it tests (tests/support.py, first_pass_only).
+pytestmark = first_pass_only
+
 
 @pytest.fixture
 def server():
@@ -93,7 +96,6 @@ class StreamClients:
         return sse_events(text.split("\r\n\r\n", 1)[-1].split("\n"))
 
 
-@first_pass_only
 def test_a_thousand_streams_each_see_every_event_while_the_api_answers(app, server):
     """1,000 clients watch 100 jobs; each job gets three progress events and ends: every client sees
     all of them, in order, while another client's request is answered."""
