@@ -65,6 +65,9 @@ def record_credits(granted: dict[str, int], expired: dict[str, int]) -> None:
             CREDITS_EXPIRED.labels(tier).inc(amount)
 
 
-def record_refresh(seconds: float, lag_seconds: float) -> None:
+def record_refresh(seconds: float, lag_seconds: float | None) -> None:
+    """A refresh's duration, and its lag when it found a subscription due (a run that found none, such as
+    a second one at the same moment, leaves the last lag as it was)."""
     REFRESH_DURATION.set(seconds)
-    REFRESH_LAG.set(lag_seconds)
+    if lag_seconds is not None:
+        REFRESH_LAG.set(lag_seconds)

@@ -34,5 +34,5 @@ def refresh_subscriptions(job: JobContext, payload: dict) -> dict:
         total -= outcome.refreshed
         if outcome.refreshed < batch:
             break
-    record_refresh(time.monotonic() - started, (now - oldest).total_seconds() if oldest else 0.0)
+    record_refresh(time.monotonic() - started, (now - oldest).total_seconds() if oldest else None)
     return {"refreshed": state["refreshed"]}
